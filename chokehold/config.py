@@ -1,0 +1,93 @@
+"""One settings object for the whole toolkit.
+
+Precedence, highest first: explicit arguments (e.g. ``--warehouse``), environment variables
+(``CHOKEHOLD_*``, plus ``COMTRADE_API_KEY`` and ``COMTRADE_BASE_URL``), a ``chokehold.toml`` in
+the working directory (or the file named by ``CHOKEHOLD_CONFIG``), then the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _config_file() -> Path:
+    return Path(os.environ.get("CHOKEHOLD_CONFIG", "chokehold.toml"))
+
+
+class Settings(BaseSettings):
+    """Paths, connector endpoints and limits; every field can be set by env var or TOML."""
+
+    model_config = SettingsConfigDict(env_prefix="CHOKEHOLD_", extra="forbid", frozen=True)
+
+    warehouse: Path = Field(
+        default=PROJECT_ROOT / "data" / "warehouse.duckdb",
+        description="The DuckDB warehouse file.",
+    )
+    data_dir: Path = Field(
+        default=PROJECT_ROOT / "data",
+        description="Project data: commodities.yaml, controls/, bundled/, prices/, scenarios/.",
+    )
+    raw_dir: Path = Field(
+        default=PROJECT_ROOT / "data" / "raw",
+        description="Raw downloads, each with a .meta.json sidecar (sha256, URL, fetch time).",
+    )
+    comtrade_base_url: str = Field(
+        default="https://comtradeapi.un.org",
+        validation_alias=AliasChoices("comtrade_base_url", "COMTRADE_BASE_URL"),
+        description="UN Comtrade API root; point it at a mirror or a local test server.",
+    )
+    comtrade_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("comtrade_api_key", "COMTRADE_API_KEY"),
+        description="Comtrade subscription key; without it the keyless preview endpoint is used.",
+    )
+    http_timeout_s: float = Field(default=60.0, gt=0)
+    http_max_retries: int = Field(default=6, ge=0)
+    comtrade_min_interval_s: float = Field(
+        default=1.0, ge=0, description="Minimum seconds between Comtrade requests (rate limit)."
+    )
+
+    @property
+    def controls_dir(self) -> Path:
+        return self.data_dir / "controls"
+
+    @property
+    def commodities_file(self) -> Path:
+        return self.data_dir / "commodities.yaml"
+
+    @property
+    def bundled_dir(self) -> Path:
+        return self.data_dir / "bundled"
+
+    @property
+    def sources_file(self) -> Path:
+        return self.data_dir / "sources.yaml"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
+        return (init_settings, env_settings, toml)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings with explicit overrides (None values are ignored, so CLI defaults fall through)."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

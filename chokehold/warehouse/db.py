@@ -1,0 +1,249 @@
+"""Open the warehouse (migrating it if older, refusing it if newer) and load frames into it.
+
+Every load is one transaction: the frame is cast and checked against the table spec in a
+staging table, then merged by primary key. Rows whose values (all but ``vintage``) are already
+there are left alone, so loading the same data twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from collections.abc import Iterator
+
+import duckdb
+import polars as pl
+
+from chokehold.errors import DataError, WarehouseError
+from chokehold.warehouse.migrations import all_migrations
+from chokehold.warehouse.schema import TableSpec, spec
+
+SOURCE_ROW = "_source_row"
+"""Optional frame column with the row number in the source file, used in error messages."""
+
+
+def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.Error as exc:
+        raise WarehouseError(
+            f"cannot open warehouse {path}: {exc}. If the file is corrupt, move it aside and "
+            "rebuild it with `chokehold refresh --offline`."
+        ) from exc
+
+
+def applied_migrations(con: duckdb.DuckDBPyConnection) -> set[str]:
+    exists = first_row(
+        con, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+    )[0]
+    if not exists:
+        return set()
+    return {row[0] for row in con.execute("SELECT id FROM schema_migrations").fetchall()}
+
+
+def migrate(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
+    """Apply the migrations the warehouse lacks; refuse one newer than this code."""
+    known = all_migrations()
+    applied = applied_migrations(con)
+    unknown = applied - {m.id for m in known}
+    if unknown:
+        raise WarehouseError(
+            f"warehouse {path} was written by a newer chokehold (unknown migrations "
+            f"{sorted(unknown)}); upgrade chokehold or use another --warehouse."
+        )
+    pending = [m for m in known if m.id not in applied]
+    if not pending:
+        return []
+    con.execute("BEGIN")
+    try:
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(id VARCHAR PRIMARY KEY, description VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
+        )
+        for migration in pending:
+            migration.apply(con)
+            con.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                [migration.id, migration.description, _now()],
+            )
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return [m.id for m in pending]
+
+
+def open_warehouse(
+    path: Path, *, read_only: bool = False, create: bool = False
+) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse at ``path``, brought up to this code's schema.
+
+    ``create`` makes a new file when none exists; otherwise a missing file is an error that says
+    how to build one. A read-only open of an older warehouse upgrades it first.
+    """
+    path = Path(path)
+    if not path.exists():
+        if not create:
+            raise WarehouseError(
+                f"no warehouse at {path}; build it with `chokehold refresh --offline` "
+                "(or point --warehouse / CHOKEHOLD_WAREHOUSE at an existing file)"
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+    con = _connect(path, read_only=read_only)
+    known = {m.id for m in all_migrations()}
+    if read_only and applied_migrations(con) != known:
+        con.close()
+        with _connect(path, read_only=False) as upgrade:
+            migrate(upgrade, path)
+        con = _connect(path, read_only=True)
+    elif not read_only:
+        migrate(con, path)
+    return con
+
+
+def read_query(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pl.DataFrame:
+    """Run a query and return a Polars frame."""
+    return con.sql(sql, params=params).pl() if params else con.sql(sql).pl()
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    table: str
+    source_id: str
+    vintage: str | None
+    rows_in: int
+    rows_inserted: int
+    rows_updated: int
+    rows_unchanged: int
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.rows_inserted or self.rows_updated)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """BEGIN ... COMMIT, or ROLLBACK on any error."""
+    con.execute("BEGIN")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> tuple | None:
+    """The first row of a query, fully consuming the result (DuckDB 2 requires that)."""
+    rows = con.execute(sql, params or []).fetchall()
+    return rows[0] if rows else None
+
+
+def _row_of(con: duckdb.DuckDBPyConnection, sql: str) -> int | None:
+    row = first_row(con, sql)
+    return None if row is None else int(row[0])
+
+
+def _stage(con: duckdb.DuckDBPyConnection, table: TableSpec, frame: pl.DataFrame, origin: str) -> None:
+    """Cast the frame into a temp table ``_stage``, naming the first row that breaks the spec."""
+    missing = [c for c in table.column_names if c not in frame.columns]
+    extra = [c for c in frame.columns if c not in table.column_names and c != SOURCE_ROW]
+    if missing or extra:
+        what = f"missing columns {missing}" if missing else f"unexpected columns {extra}"
+        raise DataError(f"{what} for table {table.name}", source=origin,
+                        field=(missing or extra)[0])
+    if SOURCE_ROW not in frame.columns:
+        frame = frame.with_row_index(SOURCE_ROW, offset=1)
+    con.register("_incoming", frame)
+    try:
+        for col in table.columns:
+            bad = _row_of(con, f'SELECT {SOURCE_ROW} FROM _incoming WHERE "{col.name}" IS NOT NULL '
+                               f'AND TRY_CAST("{col.name}" AS {col.type}) IS NULL LIMIT 1')
+            if bad is not None:
+                raise DataError(f"value does not parse as {col.type}", source=origin, row=bad,
+                                field=col.name)
+        casts = ", ".join(f'CAST("{c.name}" AS {c.type}) AS "{c.name}"' for c in table.columns)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _stage AS SELECT {casts}, "
+                    f"{SOURCE_ROW} FROM _incoming")
+    finally:
+        con.unregister("_incoming")
+    for col in table.columns:
+        if not col.nullable or col.name in table.primary_key:
+            bad = _row_of(con, f'SELECT {SOURCE_ROW} FROM _stage WHERE "{col.name}" IS NULL LIMIT 1')
+            if bad is not None:
+                raise DataError("missing value", source=origin, row=bad, field=col.name)
+        for check in col.checks:
+            bad = _row_of(con, f"SELECT {SOURCE_ROW} FROM _stage WHERE NOT ({check}) LIMIT 1")
+            if bad is not None:
+                raise DataError(f"fails check {check}", source=origin, row=bad, field=col.name)
+    pk = ", ".join(table.primary_key)
+    dup = first_row(con, f"SELECT max({SOURCE_ROW}), {pk} FROM _stage GROUP BY {pk} "
+                         "HAVING count(*) > 1 LIMIT 1")
+    if dup is not None:
+        raise DataError(f"duplicate primary key {dict(zip(table.primary_key, dup[1:]))}",
+                        source=origin, row=int(dup[0]), field=table.primary_key[0])
+
+
+def load_frame(
+    con: duckdb.DuckDBPyConnection,
+    table_name: str,
+    frame: pl.DataFrame,
+    *,
+    source_id: str,
+    vintage: str | None = None,
+    origin: str | Path | None = None,
+    sha256: str | None = None,
+) -> LoadResult:
+    """Validate ``frame`` against the table spec and merge it by primary key, in one transaction.
+
+    Raises DataError naming the origin (file or URL), source row and field of the first bad
+    value; the warehouse is then unchanged.
+    """
+    table = spec(table_name)
+    origin_label = str(origin or source_id)
+    started = _now()
+    compared = [c for c in table.value_columns if c != "vintage"]
+    join = " AND ".join(f's."{k}" = t."{k}"' for k in table.primary_key)
+    same = " AND ".join(f's."{c}" IS NOT DISTINCT FROM t."{c}"' for c in compared) or "TRUE"
+    cols = ", ".join(f'"{c}"' for c in table.column_names)
+    with transaction(con):
+        _stage(con, table, frame, origin_label)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _classified AS SELECT s.*, "
+            f"CASE WHEN t.\"{table.primary_key[0]}\" IS NULL THEN 'insert' "
+            f"WHEN {same} THEN 'same' ELSE 'update' END AS _action "
+            f"FROM _stage s LEFT JOIN {table.name} t ON {join}"
+        )
+        counts = dict(con.execute(
+            "SELECT _action, count(*) FROM _classified GROUP BY _action").fetchall())
+        con.execute(f"INSERT OR REPLACE INTO {table.name} ({cols}) "
+                    f"SELECT {cols} FROM _classified WHERE _action <> 'same'")
+        result = LoadResult(table.name, source_id, vintage, frame.height, counts.get("insert", 0),
+                            counts.get("update", 0), counts.get("same", 0))
+        _record_load(con, result, started, origin_label, sha256)
+        con.execute("DROP TABLE _stage")
+        con.execute("DROP TABLE _classified")
+    return result
+
+
+def _record_load(con: duckdb.DuckDBPyConnection, result: LoadResult, started: datetime,
+                 origin: str, sha256: str | None) -> None:
+    finished = _now()
+    if result.vintage is not None:
+        con.execute(
+            "INSERT OR IGNORE INTO vintages VALUES (?, ?, ?, ?, ?)",
+            [result.source_id, result.vintage, finished, origin, sha256],
+        )
+    con.execute(
+        "INSERT INTO load_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ok', NULL)",
+        [uuid.uuid4().hex[:12], result.source_id, result.table, result.vintage, started,
+         finished, result.rows_in, result.rows_inserted, result.rows_updated,
+         result.rows_unchanged],
+    )

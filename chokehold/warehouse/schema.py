@@ -1,0 +1,87 @@
+"""Table specifications as data (tables/*.yaml) and what is generated from them: DDL and checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import yaml
+
+TABLES_PACKAGE = "chokehold.warehouse"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    description: str
+    nullable: bool = False
+    unit: str | None = None
+    checks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    description: str
+    primary_key: tuple[str, ...]
+    columns: tuple[Column, ...]
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def value_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.name not in self.primary_key]
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+    def ddl(self) -> str:
+        """CREATE TABLE IF NOT EXISTS with NOT NULL, CHECK and PRIMARY KEY constraints."""
+        lines = [f'    "{c.name}" {c.type}{"" if c.nullable or c.name in self.primary_key else " NOT NULL"}'
+                 for c in self.columns]
+        checks = [f"    CHECK ({check})" for c in self.columns for check in c.checks]
+        pk = [f"    PRIMARY KEY ({', '.join(self.primary_key)})"]
+        body = ",\n".join(lines + checks + pk)
+        return f"CREATE TABLE IF NOT EXISTS {self.name} (\n{body}\n)"
+
+
+def _parse(name: str, raw: dict) -> TableSpec:
+    columns = tuple(
+        Column(
+            name=col,
+            type=str(spec["type"]),
+            description=str(spec["description"]),
+            nullable=bool(spec.get("nullable", False)),
+            unit=spec.get("unit"),
+            checks=tuple(spec.get("checks", ())),
+        )
+        for col, spec in raw["columns"].items()
+    )
+    pk = tuple(raw["primary_key"])
+    missing = set(pk) - {c.name for c in columns}
+    if missing:
+        raise ValueError(f"table {name}: primary key names unknown columns {sorted(missing)}")
+    return TableSpec(name, " ".join(str(raw["description"]).split()), pk, columns)
+
+
+@cache
+def table_specs() -> dict[str, TableSpec]:
+    """Every table spec, from every YAML file under chokehold/warehouse/tables/."""
+    specs: dict[str, TableSpec] = {}
+    folder = resources.files(TABLES_PACKAGE) / "tables"
+    for entry in sorted(folder.iterdir(), key=lambda p: p.name):
+        if not entry.name.endswith(".yaml"):
+            continue
+        for name, raw in (yaml.safe_load(entry.read_text(encoding="utf-8")) or {}).items():
+            if name in specs:
+                raise ValueError(f"table {name} is specified twice ({entry.name})")
+            specs[name] = _parse(name, raw)
+    return specs
+
+
+def spec(name: str) -> TableSpec:
+    return table_specs()[name]

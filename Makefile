@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 ## demo: build the warehouse from the embedded data, print a summary, render the default pack
 demo: $(STAMP)
 	$(BIN)/chokehold refresh --offline
-	$(BIN)/chokehold demo-summary
+	$(BIN)/chokehold summary
 
 ## test: the whole suite, offline
 test: $(STAMP)

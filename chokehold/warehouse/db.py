@@ -118,10 +118,11 @@ class LoadResult:
     rows_inserted: int
     rows_updated: int
     rows_unchanged: int
+    rows_deleted: int = 0
 
     @property
     def changed(self) -> bool:
-        return bool(self.rows_inserted or self.rows_updated)
+        return bool(self.rows_inserted or self.rows_updated or self.rows_deleted)
 
 
 def _now() -> datetime:
@@ -200,8 +201,13 @@ def load_frame(
     vintage: str | None = None,
     origin: str | Path | None = None,
     sha256: str | None = None,
+    replace_scope: str | None = None,
 ) -> LoadResult:
     """Validate ``frame`` against the table spec and merge it by primary key, in one transaction.
+
+    ``replace_scope`` is a SQL predicate over the table naming the rows this frame is the whole
+    truth for (e.g. ``"source = 'baci'"``, or ``"TRUE"``); rows in that scope whose key is not in
+    the frame are deleted. Without it, rows are only inserted or updated.
 
     Raises DataError naming the origin (file or URL), source row and field of the first bad
     value; the warehouse is then unchanged.
@@ -223,10 +229,18 @@ def load_frame(
         )
         counts = dict(con.execute(
             "SELECT _action, count(*) FROM _classified GROUP BY _action").fetchall())
+        deleted = 0
+        if replace_scope is not None:
+            keys = ", ".join(f'"{k}"' for k in table.primary_key)
+            deleted = first_row(con, f"SELECT count(*) FROM {table.name} WHERE ({replace_scope}) "
+                                     f"AND ({keys}) NOT IN (SELECT ({keys}) FROM _stage)")[0]
+            if deleted:
+                con.execute(f"DELETE FROM {table.name} WHERE ({replace_scope}) "
+                            f"AND ({keys}) NOT IN (SELECT ({keys}) FROM _stage)")
         con.execute(f"INSERT OR REPLACE INTO {table.name} ({cols}) "
                     f"SELECT {cols} FROM _classified WHERE _action <> 'same'")
         result = LoadResult(table.name, source_id, vintage, frame.height, counts.get("insert", 0),
-                            counts.get("update", 0), counts.get("same", 0))
+                            counts.get("update", 0), counts.get("same", 0), deleted)
         _record_load(con, result, started, origin_label, sha256)
         con.execute("DROP TABLE _stage")
         con.execute("DROP TABLE _classified")
@@ -242,8 +256,8 @@ def _record_load(con: duckdb.DuckDBPyConnection, result: LoadResult, started: da
             [result.source_id, result.vintage, finished, origin, sha256],
         )
     con.execute(
-        "INSERT INTO load_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ok', NULL)",
+        "INSERT INTO load_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ok', NULL)",
         [uuid.uuid4().hex[:12], result.source_id, result.table, result.vintage, started,
          finished, result.rows_in, result.rows_inserted, result.rows_updated,
-         result.rows_unchanged],
+         result.rows_unchanged, result.rows_deleted],
     )

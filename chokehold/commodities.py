@@ -1,0 +1,86 @@
+"""Commodity groups and their HS lines per revision, from data/commodities.yaml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import polars as pl
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from chokehold.errors import DataError, UnknownValueError
+
+HsRevision = Literal["HS92", "HS96", "HS02", "HS07", "HS12", "HS17", "HS22"]
+HS_REVISIONS: tuple[str, ...] = ("HS92", "HS96", "HS02", "HS07", "HS12", "HS17", "HS22")
+
+
+class Commodity(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    name: str
+    name_zh: str | None = None
+    elements: list[str] = Field(default_factory=list)
+    hs: dict[HsRevision, dict[str, str]]
+    note: str | None = None
+    concordance: str
+
+    @field_validator("hs")
+    @classmethod
+    def _six_digit_lines(cls, hs: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for revision, lines in hs.items():
+            for code in lines:
+                if not (len(code) == 6 and code.isdigit()):
+                    raise ValueError(f"{revision}: HS code {code!r} is not six digits")
+        return hs
+
+    def lines(self, revision: str) -> list[str]:
+        """The commodity's HS lines in ``revision`` (all revisions are listed in the file)."""
+        if revision not in self.hs:
+            raise UnknownValueError("HS revision", revision, self.hs)
+        return sorted(self.hs[revision])  # type: ignore[index]
+
+
+def load_commodities(path: Path) -> dict[str, Commodity]:
+    """Read and validate the commodities file; errors name the file and the field."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise DataError(f"cannot read commodities: {exc}", source=path) from exc
+    commodities = {}
+    for cid, body in (raw or {}).items():
+        try:
+            commodities[cid] = Commodity(id=cid, **body)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(p) for p in (cid, *err["loc"]))
+            raise DataError(err["msg"], source=path, field=field) from exc
+    return commodities
+
+
+def require_commodity(commodities: dict[str, Commodity], commodity_id: str) -> Commodity:
+    if commodity_id not in commodities:
+        raise UnknownValueError("commodity", commodity_id, commodities)
+    return commodities[commodity_id]
+
+
+def known_hs_codes(commodities: dict[str, Commodity]) -> set[str]:
+    """Every HS line any commodity lists, in any revision."""
+    return {code for c in commodities.values() for lines in c.hs.values() for code in lines}
+
+
+def commodity_frames(commodities: dict[str, Commodity]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The ``commodities`` and ``commodity_hs`` warehouse tables."""
+    groups = pl.DataFrame(
+        [{"commodity_id": c.id, "name": c.name, "name_zh": c.name_zh, "elements": c.elements,
+          "note": c.note} for c in commodities.values()],
+        schema={"commodity_id": pl.String, "name": pl.String, "name_zh": pl.String,
+                "elements": pl.List(pl.String), "note": pl.String},
+    )
+    lines = pl.DataFrame(
+        [{"commodity_id": c.id, "hs_revision": rev, "hs_code": code, "description": desc}
+         for c in commodities.values() for rev, codes in c.hs.items()
+         for code, desc in codes.items()],
+    )
+    return groups, lines

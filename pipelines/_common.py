@@ -1,0 +1,61 @@
+"""What every pipeline shares: checksums, sidecars, and the reference lookups it validates with."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import yaml
+
+from chokehold.errors import DataError
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_sidecar(data_file: Path) -> dict:
+    """The ``<stem>.meta.yaml`` describing a bundled file (source, licence, unit, vintage)."""
+    meta_path = data_file.with_name(data_file.stem + ".meta.yaml")
+    try:
+        meta = yaml.safe_load(meta_path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise DataError(f"cannot read metadata sidecar: {exc}", source=meta_path) from exc
+    for key in ("source_id", "vintage", "licence", "unit"):
+        if key not in (meta or {}):
+            raise DataError("missing field", source=meta_path, field=key)
+    return meta
+
+
+def code_map(con: duckdb.DuckDBPyConnection, scheme: str) -> pl.DataFrame:
+    """``code -> iso3`` for one coding scheme of the country_codes table."""
+    return con.sql("SELECT code, iso3 FROM country_codes WHERE scheme = ?", params=[scheme]).pl()
+
+
+def read_csv_strict(path: Path, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Read a CSV whose columns must include ``schema``; parse errors name the file and column."""
+    try:
+        frame = pl.read_csv(path, infer_schema=False)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise DataError(f"cannot read CSV: {exc}", source=path) from exc
+    missing = [c for c in schema if c not in frame.columns]
+    if missing:
+        raise DataError(f"missing column; the file has {frame.columns}", source=path,
+                        field=missing[0])
+    frame = frame.with_row_index("_source_row", offset=2)  # row 1 is the header
+    for col, dtype in schema.items():
+        text = frame[col].str.strip_chars()
+        parsed = (text.str.to_date("%Y-%m-%d", strict=False) if dtype == pl.Date
+                  else text.cast(dtype, strict=False))
+        bad = frame.filter(parsed.is_null() & frame[col].is_not_null())
+        if bad.height:
+            raise DataError(f"value {bad[col][0]!r} does not parse as {dtype}", source=path,
+                            row=int(bad["_source_row"][0]), field=col)
+        frame = frame.with_columns(parsed.alias(col))
+    return frame

@@ -1,0 +1,60 @@
+"""Shared fixtures: settings pointing at a temporary warehouse, and one offline warehouse per run.
+
+Tests that need the real extracts in ../shared/data use ``shared_data`` and skip, saying so,
+where that folder is absent.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from chokehold.config import PROJECT_ROOT, Settings, load_settings
+from chokehold.pipelines import OFFLINE_SOURCES
+from chokehold.pipelines.refresh import run_sources
+from chokehold.warehouse import open_warehouse
+
+SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test reads the developer's chokehold.toml or environment, or the network."""
+    for var in ("CHOKEHOLD_WAREHOUSE", "CHOKEHOLD_DATA_DIR", "COMTRADE_API_KEY",
+                "COMTRADE_BASE_URL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("CHOKEHOLD_CONFIG", str(tmp_path / "no-such-chokehold.toml"))
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Project data, but a fresh warehouse file in tmp_path."""
+    return load_settings(warehouse=tmp_path / "warehouse.duckdb", raw_dir=tmp_path / "raw")
+
+
+@pytest.fixture(scope="session")
+def built_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The offline warehouse, built once per test session. Do not write to it: copy it."""
+    path = tmp_path_factory.mktemp("built") / "warehouse.duckdb"
+    settings = load_settings(warehouse=path)
+    with open_warehouse(path, create=True) as con:
+        run_sources(con, settings, OFFLINE_SOURCES, show_progress=False)
+    return path
+
+
+@pytest.fixture
+def warehouse_copy(built_warehouse: Path, tmp_path: Path) -> Path:
+    """A private copy of the offline warehouse that a test may change."""
+    target = tmp_path / "warehouse.duckdb"
+    shutil.copy(built_warehouse, target)
+    return target
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """../shared/data, the real public extracts; skips where it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real extracts not present at {SHARED_DATA} (shared/ sits beside the repo)")
+    return SHARED_DATA

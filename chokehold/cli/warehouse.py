@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import duckdb
@@ -24,9 +25,22 @@ def refresh(
     source: Annotated[list[str] | None, typer.Option(
         "--source", "-s", help="Source to refresh (repeatable); default: all offline sources."
     )] = None,
+    path: Annotated[list[Path] | None, typer.Option(
+        "--path", help="Input file(s) for file-based sources (BACI, Japan Customs, USGS, ...)."
+    )] = None,
+    reporters: Annotated[str | None, typer.Option(help="Reporters, ISO3, comma-separated.")] = None,
+    partners: Annotated[str | None, typer.Option(help="Partners, ISO3 or 'all'.")] = None,
+    hs: Annotated[str | None, typer.Option(help="HS codes, comma-separated.")] = None,
+    years: Annotated[str | None, typer.Option(help="Years, e.g. 2022-2024 or 2023.")] = None,
+    freq: Annotated[str | None, typer.Option(help="A (annual) or M (monthly).")] = None,
 ) -> None:
-    """Load sources into the warehouse (idempotent: unchanged rows stay as they are)."""
+    """Load sources into the warehouse (idempotent: unchanged rows stay as they are).
+
+    Source-specific options (--path, --reporters, ...) are passed to the sources that use them.
+    """
     settings = settings_of(ctx)
+    options = {k: v for k, v in dict(path=path, reporters=reporters, partners=partners, hs=hs,
+                                     years=years, freq=freq).items() if v}
     sources = list(source or OFFLINE_SOURCES)
     if offline and source:
         unknown = [s for s in source if s not in OFFLINE_SOURCES]
@@ -34,7 +48,7 @@ def refresh(
             raise ChokeholdError(f"--offline serves only {', '.join(OFFLINE_SOURCES)}; "
                                  f"not {', '.join(unknown)}")
     with open_warehouse(settings.warehouse, create=True) as con:
-        results = run_sources(con, settings, sources)
+        results = run_sources(con, settings, sources, options)
     emit([{"table": r.table, "source": r.source_id, "rows_in": r.rows_in,
            "inserted": r.rows_inserted, "updated": r.rows_updated,
            "unchanged": r.rows_unchanged, "deleted": r.rows_deleted} for r in results],

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -58,6 +58,39 @@ class Settings(BaseSettings):
     comtrade_min_interval_s: float = Field(
         default=1.0, ge=0, description="Minimum seconds between Comtrade requests (rate limit)."
     )
+    # Scheduled refresh (pipelines/refresh.py, chokehold/vintages.py).
+    refresh_lock_wait_s: float = Field(
+        default=0.0, ge=0,
+        description="How long a refresh waits for another running refresh before giving up.",
+    )
+    refresh_log: Path = Field(
+        description="Log file every refresh appends to, secrets redacted "
+        "(default: logs/refresh.log beside the warehouse).",
+    )
+    vintages_dir: Path = Field(
+        description="Published vintages, <id>/manifest.json, digest.md and Parquet snapshots "
+        "(default: vintages/ beside the warehouse).",
+    )
+    vintage_keep_last: int = Field(
+        default=12, ge=1, description="Retention: keep the last N published vintages ..."
+    )
+    vintage_keep_quarter_ends: bool = Field(
+        default=True, description="... and the last vintage of every calendar quarter."
+    )
+    diff_tolerance: float = Field(
+        default=0.001, ge=0,
+        description="Relative change below which `chokehold diff` does not call a value revised.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _beside_the_warehouse(cls, data: Any) -> Any:
+        """Logs and vintages default to folders beside the warehouse they belong to."""
+        if isinstance(data, dict):
+            folder = Path(data.get("warehouse") or cls.model_fields["warehouse"].default).parent
+            data.setdefault("refresh_log", folder / "logs" / "refresh.log")
+            data.setdefault("vintages_dir", folder / "vintages")
+        return data
 
     @property
     def controls_dir(self) -> Path:

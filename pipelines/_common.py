@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from functools import cache
 from pathlib import Path
 
 import duckdb
@@ -18,6 +19,24 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def files_fingerprint(*paths: Path, extra: str = "") -> str:
+    """One checksum over the names and contents of input files (a source's ``fingerprint``).
+
+    Each file's checksum is cached per (path, size, mtime), so asking twice costs one stat.
+    """
+    digest = hashlib.sha256(extra.encode())
+    for path in paths:
+        stat = path.stat()
+        digest.update(f"{path.name}\0{_cached_sha256(str(path), stat.st_size, stat.st_mtime_ns)}\0"
+                      .encode())
+    return digest.hexdigest()
+
+
+@cache
+def _cached_sha256(path: str, size: int, mtime_ns: int) -> str:
+    return sha256_file(Path(path))
 
 
 def read_sidecar(data_file: Path) -> dict:

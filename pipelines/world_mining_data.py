@@ -15,7 +15,7 @@ import polars as pl
 from chokehold.config import Settings
 from chokehold.errors import DataError
 from chokehold.warehouse import LoadResult, load_frame
-from chokehold.pipelines._common import sha256_file
+from chokehold.pipelines._common import files_fingerprint, sha256_file
 from chokehold.pipelines._packaged import geopolrisk_file
 
 SOURCE_ID = "world_mining_data"
@@ -80,6 +80,10 @@ def _check_world_total(raw: pl.DataFrame, long: pl.DataFrame, table: str, origin
         if world and abs(qty - world) > WORLD_TOTAL_TOLERANCE * world:
             raise DataError(f"countries sum to {qty:,.0f} but the world total is {world:,.0f}",
                             source=f"{origin}:{table}", field=year)
+
+
+def fingerprint(settings: Settings, **_: object) -> str:
+    return files_fingerprint(geopolrisk_file("world_mining_data.db"))
 
 
 def refresh(con: duckdb.DuckDBPyConnection, settings: Settings, **_: object) -> list[LoadResult]:

@@ -1,58 +1,18 @@
-"""Warehouse commands: refresh, status, sql, schema and the demo summary."""
+"""Warehouse commands: status, sql, schema and the demo summary (refresh is in cli/runs.py)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import duckdb
 import typer
 from rich.console import Console
 
-from chokehold.cli._shared import FORMAT_OPTION, OutputFormat, emit, open_read, settings_of
+from chokehold.cli._shared import FORMAT_OPTION, OutputFormat, emit, open_read
 from chokehold.errors import ChokeholdError
-from chokehold.warehouse import open_warehouse, read_query, table_specs
-from chokehold.pipelines import OFFLINE_SOURCES
-from chokehold.pipelines.refresh import run_sources
+from chokehold.warehouse import read_query, table_specs
 
 READ_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA"}
-
-
-def refresh(
-    ctx: typer.Context,
-    offline: Annotated[bool, typer.Option(
-        "--offline", help="Load only the embedded default data (no network).")] = False,
-    source: Annotated[list[str] | None, typer.Option(
-        "--source", "-s", help="Source to refresh (repeatable); default: all offline sources."
-    )] = None,
-    path: Annotated[list[Path] | None, typer.Option(
-        "--path", help="Input file(s) for file-based sources (BACI, Japan Customs, USGS, ...)."
-    )] = None,
-    reporters: Annotated[str | None, typer.Option(help="Reporters, ISO3, comma-separated.")] = None,
-    partners: Annotated[str | None, typer.Option(help="Partners, ISO3 or 'all'.")] = None,
-    hs: Annotated[str | None, typer.Option(help="HS codes, comma-separated.")] = None,
-    years: Annotated[str | None, typer.Option(help="Years, e.g. 2022-2024 or 2023.")] = None,
-    freq: Annotated[str | None, typer.Option(help="A (annual) or M (monthly).")] = None,
-) -> None:
-    """Load sources into the warehouse (idempotent: unchanged rows stay as they are).
-
-    Source-specific options (--path, --reporters, ...) are passed to the sources that use them.
-    """
-    settings = settings_of(ctx)
-    options = {k: v for k, v in dict(path=path, reporters=reporters, partners=partners, hs=hs,
-                                     years=years, freq=freq).items() if v}
-    sources = list(source or OFFLINE_SOURCES)
-    if offline and source:
-        unknown = [s for s in source if s not in OFFLINE_SOURCES]
-        if unknown:
-            raise ChokeholdError(f"--offline serves only {', '.join(OFFLINE_SOURCES)}; "
-                                 f"not {', '.join(unknown)}")
-    with open_warehouse(settings.warehouse, create=True) as con:
-        results = run_sources(con, settings, sources, options)
-    emit([{"table": r.table, "source": r.source_id, "rows_in": r.rows_in,
-           "inserted": r.rows_inserted, "updated": r.rows_updated,
-           "unchanged": r.rows_unchanged, "deleted": r.rows_deleted} for r in results],
-         OutputFormat.table, title=f"Refreshed {settings.warehouse}")
 
 
 def status(ctx: typer.Context,
@@ -147,7 +107,6 @@ def pl_year(column: str):
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(refresh)
     app.command()(status)
     app.command()(sql)
     app.command()(schema)

@@ -2,7 +2,8 @@
 
 Every load is one transaction: the frame is cast and checked against the table spec in a
 staging table, then merged by primary key. Rows whose values (all but ``vintage``) are already
-there are left alone, so loading the same data twice changes nothing.
+there are left alone, so loading the same data twice changes nothing; the old values of rows a
+load revises or deletes are kept in ``revisions``.
 """
 
 from __future__ import annotations
@@ -229,26 +230,58 @@ def load_frame(
         )
         counts = dict(con.execute(
             "SELECT _action, count(*) FROM _classified GROUP BY _action").fetchall())
+        keys = ", ".join(f'"{k}"' for k in table.primary_key)
+        gone = f"({replace_scope}) AND ({keys}) NOT IN (SELECT ({keys}) FROM _stage)"
         deleted = 0
         if replace_scope is not None:
-            keys = ", ".join(f'"{k}"' for k in table.primary_key)
-            deleted = first_row(con, f"SELECT count(*) FROM {table.name} WHERE ({replace_scope}) "
-                                     f"AND ({keys}) NOT IN (SELECT ({keys}) FROM _stage)")[0]
-            if deleted:
-                con.execute(f"DELETE FROM {table.name} WHERE ({replace_scope}) "
-                            f"AND ({keys}) NOT IN (SELECT ({keys}) FROM _stage)")
+            deleted = first_row(con, f"SELECT count(*) FROM {table.name} WHERE {gone}")[0]
+        load_id = uuid.uuid4().hex[:12]
+        if counts.get("update") or deleted:
+            _record_revisions(con, table, load_id, vintage, compared, gone if deleted else None)
+        if deleted:
+            con.execute(f"DELETE FROM {table.name} WHERE {gone}")
         con.execute(f"INSERT OR REPLACE INTO {table.name} ({cols}) "
                     f"SELECT {cols} FROM _classified WHERE _action <> 'same'")
         result = LoadResult(table.name, source_id, vintage, frame.height, counts.get("insert", 0),
                             counts.get("update", 0), counts.get("same", 0), deleted)
-        _record_load(con, result, started, origin_label, sha256)
+        _record_load(con, load_id, result, started, origin_label, sha256)
         con.execute("DROP TABLE _stage")
         con.execute("DROP TABLE _classified")
     return result
 
 
-def _record_load(con: duckdb.DuckDBPyConnection, result: LoadResult, started: datetime,
-                 origin: str, sha256: str | None) -> None:
+def _record_revisions(con: duckdb.DuckDBPyConnection, table: TableSpec, load_id: str,
+                      vintage: str | None, compared: list[str], deleted_where: str | None) -> None:
+    """Keep the old values of revised rows (one row per changed column) and of deleted rows."""
+    key = "to_json(struct_pack({}))::VARCHAR".format(
+        ", ".join(f'"{k}" := t."{k}"' for k in table.primary_key))
+    has_vintage = "vintage" in table.column_names
+    old_vintage = 't."vintage"' if has_vintage else "NULL"
+    new_vintage = 's."vintage"' if has_vintage else "?"
+    join = " AND ".join(f's."{k}" = t."{k}"' for k in table.primary_key)
+    now = _now()
+    for col in compared:
+        params = [load_id, table.name, col] + ([] if has_vintage else [vintage]) + [now]
+        con.execute(
+            f"INSERT INTO revisions (load_id, table_name, row_key, column_name, old_value, "
+            f"new_value, old_vintage, new_vintage, recorded_at) "
+            f"SELECT ?, ?, {key}, ?, CAST(t.\"{col}\" AS VARCHAR), CAST(s.\"{col}\" AS VARCHAR), "
+            f"{old_vintage}, {new_vintage}, ? FROM _classified s JOIN {table.name} t ON {join} "
+            f"WHERE s._action = 'update' AND s.\"{col}\" IS DISTINCT FROM t.\"{col}\"",
+            params)
+    if deleted_where is not None:
+        row = "to_json(struct_pack({}))::VARCHAR".format(
+            ", ".join(f'"{c}" := t."{c}"' for c in compared)) if compared else "NULL"
+        con.execute(
+            f"INSERT INTO revisions (load_id, table_name, row_key, column_name, old_value, "
+            f"new_value, old_vintage, new_vintage, recorded_at) "
+            f"SELECT ?, ?, {key}, '*', {row}, NULL, {old_vintage}, ?, ? FROM {table.name} t "
+            f"WHERE {deleted_where}",
+            [load_id, table.name, vintage, now])
+
+
+def _record_load(con: duckdb.DuckDBPyConnection, load_id: str, result: LoadResult,
+                 started: datetime, origin: str, sha256: str | None) -> None:
     finished = _now()
     if result.vintage is not None:
         con.execute(
@@ -257,7 +290,7 @@ def _record_load(con: duckdb.DuckDBPyConnection, result: LoadResult, started: da
         )
     con.execute(
         "INSERT INTO load_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ok', NULL)",
-        [uuid.uuid4().hex[:12], result.source_id, result.table, result.vintage, started,
+        [load_id, result.source_id, result.table, result.vintage, started,
          finished, result.rows_in, result.rows_inserted, result.rows_updated,
          result.rows_unchanged, result.rows_deleted],
     )

@@ -55,8 +55,14 @@ from chokehold.warehouse.staging import (
     staged_copy,
 )
 from chokehold.pipelines import OFFLINE_SOURCES, source_module
-from chokehold.pipelines._runlog import Redactor, SourceStats, collecting, describe_periods, \
-    run_logging
+from chokehold.pipelines._runlog import (
+    REDACTED,
+    Redactor,
+    SourceStats,
+    collecting,
+    describe_periods,
+    run_logging,
+)
 
 EXIT_OK, EXIT_PARTIAL, EXIT_FAILED = 0, 3, 4
 EXIT_BUSY = RefreshBusyError.exit_code
@@ -179,7 +185,10 @@ def fingerprints(names: Sequence[str], settings: Settings, options: dict[str, An
         if name not in found:
             module = source_module(name)
             own = getattr(module, "fingerprint", None)
-            value = own(settings, **options) if own else None
+            try:
+                value = own(settings, **options) if own else None
+            except Exception:  # noqa: BLE001 (the source itself will then report the problem)
+                value = None
             deps = [of(d) for d in _depends_on(name, module)]
             if value is None or any(d is None for d in deps):
                 found[name] = None
@@ -226,6 +235,14 @@ def _periods_received(con: duckdb.DuckDBPyConnection, results: list[LoadResult])
     return describe_periods(periods)
 
 
+def _scrub_secrets(con: duckdb.DuckDBPyConnection, redact: Redactor) -> None:
+    """Blank secrets a source put into provenance text (e.g. an API key in a URL it loaded)."""
+    for secret in redact.secrets:
+        for table, column in (("vintages", "location"), ("load_runs", "message")):
+            con.execute(f"UPDATE {table} SET {column} = replace({column}, ?, ?) "
+                        f"WHERE contains({column}, ?)", [secret, REDACTED, secret])
+
+
 def _load_count(con: duckdb.DuckDBPyConnection) -> int:
     return first_row(con, "SELECT count(*) FROM load_runs")[0]
 
@@ -249,6 +266,7 @@ def run_source(con: duckdb.DuckDBPyConnection, settings: Settings, name: str,
     if error:
         log.error("source %s failed: %s", name, error)
         return outcome
+    _scrub_secrets(con, redact)
     if stats.periods_received is None:
         stats.periods_received = _periods_received(con, results)
     log.info("source %s: %d loads, %d inserted, %d updated, %d unchanged, %d deleted, "

@@ -101,7 +101,8 @@ def runs(ctx: typer.Context,
                        sum(s.rows_inserted) AS inserted, sum(s.rows_updated) AS updated,
                        sum(s.retries) AS retries, sum(len(s.warnings)) AS warnings, r.message
                 FROM refresh_runs r LEFT JOIN refresh_run_sources s USING (run_id)
-                GROUP BY ALL ORDER BY r.started_at DESC LIMIT ?""", [limit])
+                GROUP BY r.run_id, r.started_at, r.finished_at, r.status, r.vintage_id, r.message
+                ORDER BY r.started_at DESC LIMIT ?""", [limit])
             emit(frame, fmt, title="Refresh runs")
             return
         if run == "last":

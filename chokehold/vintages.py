@@ -34,6 +34,7 @@ BOOKKEEPING_TABLES = frozenset({
     "published_vintages",
 })
 """Tables about the loads rather than the data; every other table is snapshotted."""
+HASH_EXCLUDED = frozenset({"vintages"})
 PERIODS: dict[str, tuple[str, tuple[str, ...]]] = {
     "trade_flows": ("period", ("source", "freq")),
     "prices": ("date", ("series_id",)),
@@ -79,7 +80,11 @@ def table_digests(con: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> dict
 
 
 def content_hash(digests: dict[str, dict]) -> str:
-    return hashlib.sha256(json.dumps(digests, sort_keys=True).encode()).hexdigest()
+    """Hash of the tables' digests, leaving out ``vintages`` (its fetch times change every run,
+    the data need not): the same data give the same hash."""
+    kept = {name: {"rows": d["rows"], "hash": d["hash"]} for name, d in digests.items()
+            if name not in HASH_EXCLUDED}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()
 
 
 def _sha256(path: Path) -> str:

@@ -125,9 +125,9 @@ def summary(ctx: typer.Context) -> None:
             WHERE h.commodity_id = 'rare_earths' AND f.reporter_iso3 = 'JPN'
               AND f.flow = 'import' AND f.source = 'baci'""")
         prices = read_query(con, """
-            SELECT series_id, market, date, value, currency, unit, vat_included, source
+            SELECT market, date, value, currency, unit, vat_included
             FROM prices QUALIFY row_number() OVER (PARTITION BY series_id ORDER BY date DESC) <= 2
-            ORDER BY series_id, date""")
+            ORDER BY market, date""")
         n_controls = con.execute("SELECT count(*) FROM control_measures").fetchall()[0][0]
     china = supplier_share(partner_shares(flows), "CHN").select(
         pl_year("period"), "supplier_share", "supplier_value_usd", "total_value_usd")

@@ -14,8 +14,15 @@ from typing import Literal
 
 import polars as pl
 import yaml
-from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo,
-                      field_validator, model_validator)
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from chokehold.commodities import Commodity
 from chokehold.errors import DataError, UnknownValueError

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 @cache
 def _converter() -> coco.CountryConverter:
     """country_converter loads pandas and its tables (~2 s): only when a command needs it."""
-    import country_converter as coco  # noqa: PLC0415
+    import country_converter as coco
 
     return coco.CountryConverter()
 

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import duckdb
+from chokehold.pipelines import source_module
 from rich.progress import Progress
 
 from chokehold.config import Settings
 from chokehold.warehouse import LoadResult
-from chokehold.pipelines import source_module
 
 
 def run_sources(con: duckdb.DuckDBPyConnection, settings: Settings, sources: Sequence[str],

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-
-from chokehold.config import PROJECT_ROOT, load_settings
-from chokehold.errors import DataError
+from chokehold.analysis.shares import hhi, partner_shares, supplier_share
 from chokehold.pipelines import OFFLINE_SOURCES
 from chokehold.pipelines._packaged import geopolrisk_file
 from chokehold.pipelines.refresh import run_sources
+
+from chokehold.config import PROJECT_ROOT, load_settings
+from chokehold.errors import DataError
 from chokehold.warehouse import open_warehouse, read_query
-from chokehold.analysis.shares import hhi, partner_shares, supplier_share
 
 REE_LINES = ("280530", "284610", "284690")
 
@@ -145,9 +145,8 @@ def test_malformed_bundled_file_names_row_and_field_and_loads_nothing(
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     settings = load_settings(warehouse=warehouse_copy, data_dir=data_dir)
     before = read_query_count(warehouse_copy, "prices")
-    with open_warehouse(warehouse_copy) as con:
-        with pytest.raises(DataError) as caught:
-            run_sources(con, settings, ["prices"], show_progress=False)
+    with open_warehouse(warehouse_copy) as con, pytest.raises(DataError) as caught:
+        run_sources(con, settings, ["prices"], show_progress=False)
     assert (caught.value.row, caught.value.field) == (4, "low")
     assert "antimony_prices.csv" in str(caught.value)
     assert read_query_count(warehouse_copy, "prices") == before

@@ -119,6 +119,5 @@ def test_world_partner_rows_are_refused(tmp_path: Path) -> None:
 
 
 def test_read_only_connection_refuses_writes(built_warehouse: Path) -> None:
-    with open_warehouse(built_warehouse, read_only=True) as con:
-        with pytest.raises(duckdb.Error):
-            con.execute("DELETE FROM prices")
+    with open_warehouse(built_warehouse, read_only=True) as con, pytest.raises(duckdb.Error):
+        con.execute("DELETE FROM prices")

@@ -11,9 +11,9 @@ from rich.console import Console
 
 from chokehold.cli._shared import FORMAT_OPTION, OutputFormat, emit, open_read, settings_of
 from chokehold.errors import ChokeholdError
-from chokehold.warehouse import open_warehouse, read_query, table_specs
 from chokehold.pipelines import OFFLINE_SOURCES
 from chokehold.pipelines.refresh import run_sources
+from chokehold.warehouse import open_warehouse, read_query, table_specs
 
 READ_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA"}
 
@@ -116,7 +116,7 @@ def schema(fmt: Annotated[OutputFormat, FORMAT_OPTION] = OutputFormat.table) -> 
 
 def summary(ctx: typer.Context) -> None:
     """What `make demo` prints: China's share of Japan's rare-earth imports, latest prices."""
-    from chokehold.analysis.shares import partner_shares, supplier_share  # noqa: PLC0415
+    from chokehold.analysis.shares import partner_shares, supplier_share
 
     with open_read(ctx) as con:
         flows = read_query(con, """
@@ -142,7 +142,7 @@ def summary(ctx: typer.Context) -> None:
 
 
 def pl_year(column: str):
-    import polars as pl  # noqa: PLC0415
+    import polars as pl
     return pl.col(column).dt.year().alias("year")
 
 

@@ -8,11 +8,11 @@ there are left alone, so loading the same data twice changes nothing.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from collections.abc import Iterator
 
 import duckdb
 import polars as pl

@@ -14,7 +14,15 @@ from typing import Literal
 
 import polars as pl
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from chokehold.commodities import Commodity
 from chokehold.errors import DataError, UnknownValueError
@@ -94,24 +102,30 @@ class Measure(_Strict):
     status: list[StatusPeriod]
     items: list[CoveredItem]
     destinations: Destinations
-    licence_level: int | None = Field(default=None, ge=0, le=3)
+    licence_level: int | None = Field(default=None, ge=0, le=3, validate_default=True)
     licence_note: str | None = None
     extraterritorial: Extraterritorial | None = None
     citations: list[Citation] = Field(min_length=1)
     verify: bool = False
     verify_note: str | None = None
 
-    @model_validator(mode="after")
-    def _timeline(self) -> Measure:
-        periods = sorted(self.status, key=lambda p: p.start)
+    @field_validator("status")
+    @classmethod
+    def _timeline(cls, status: list[StatusPeriod]) -> list[StatusPeriod]:
+        periods = sorted(status, key=lambda p: p.start)
         for before, after in zip(periods, periods[1:]):
             if before.end is None or before.end >= after.start:
                 raise ValueError(
                     f"status periods overlap: {before.status} from {before.start} "
                     f"(to {before.end or 'open'}) and {after.status} from {after.start}")
-        if self.kind == "export_control" and self.licence_level is None:
+        return periods
+
+    @field_validator("licence_level")
+    @classmethod
+    def _level_required(cls, level: int | None, info: ValidationInfo) -> int | None:
+        if level is None and info.data.get("kind", "export_control") == "export_control":
             raise ValueError("an export_control measure needs a licence_level (0-3)")
-        return self
+        return level
 
     @property
     def commodities(self) -> list[str]:

@@ -7,15 +7,21 @@ Names and ISO/M49 codes come from country_converter; Comtrade/BACI numeric codes
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
-import country_converter as coco
 import polars as pl
 
 from chokehold.errors import UnknownValueError
 
+if TYPE_CHECKING:
+    import country_converter as coco
+
 
 @cache
 def _converter() -> coco.CountryConverter:
+    """country_converter loads pandas and its tables (~2 s): only when a command needs it."""
+    import country_converter as coco
+
     return coco.CountryConverter()
 
 

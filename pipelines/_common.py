@@ -68,13 +68,17 @@ def read_csv_strict(path: Path, schema: dict[str, pl.DataType]) -> pl.DataFrame:
         raise DataError(f"missing column; the file has {frame.columns}", source=path,
                         field=missing[0])
     frame = frame.with_row_index("_source_row", offset=2)  # row 1 is the header
+    problems = []
     for col, dtype in schema.items():
         text = frame[col].str.strip_chars()
         parsed = (text.str.to_date("%Y-%m-%d", strict=False) if dtype == pl.Date
                   else text.cast(dtype, strict=False))
         bad = frame.filter(parsed.is_null() & frame[col].is_not_null())
         if bad.height:
-            raise DataError(f"value {bad[col][0]!r} does not parse as {dtype}", source=path,
-                            row=int(bad["_source_row"][0]), field=col)
+            problems.append((int(bad["_source_row"][0]), col, bad[col][0], dtype))
         frame = frame.with_columns(parsed.alias(col))
+    if problems:  # report the first bad cell in file order
+        row, col, value, dtype = min(problems, key=lambda p: p[0])
+        raise DataError(f"value {value!r} does not parse as {dtype}", source=path, row=row,
+                        field=col)
     return frame

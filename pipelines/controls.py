@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 
 import duckdb
+from chokehold.pipelines._common import files_fingerprint
 
 from chokehold.commodities import load_commodities
 from chokehold.config import Settings
 from chokehold.controls import load_registry, registry_frames
 from chokehold.warehouse import LoadResult, load_frame
-from chokehold.pipelines._common import files_fingerprint
 
 SOURCE_ID = "chokehold_registry"
 

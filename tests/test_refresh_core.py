@@ -12,8 +12,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
-from chokehold.cli import main
 from chokehold.pipelines.refresh import (
     EXIT_BUSY,
     EXIT_FAILED,
@@ -21,6 +19,9 @@ from chokehold.pipelines.refresh import (
     RefreshFailedError,
     refresh_warehouse,
 )
+from fakesources import data_state, months, register, tiny_settings, write_fx, write_prices
+
+from chokehold.cli import main
 from chokehold.warehouse import first_row, open_warehouse, read_query
 from chokehold.warehouse.staging import (
     RefreshBusyError,
@@ -29,7 +30,6 @@ from chokehold.warehouse.staging import (
     lock_path,
     staging_path,
 )
-from fakesources import data_state, months, register, tiny_settings, write_fx, write_prices
 
 SOURCES = ["tinyfx", "tinyprices"]
 

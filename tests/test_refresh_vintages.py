@@ -9,13 +9,13 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
+from chokehold.pipelines.refresh import refresh_warehouse
+from fakesources import months, register, tiny_settings, write_fx, write_prices
 
 from chokehold.config import PROJECT_ROOT
 from chokehold.errors import UnknownValueError
-from chokehold.pipelines.refresh import refresh_warehouse
 from chokehold.vintages import diff_vintages, open_vintage, read_manifest, retained
 from chokehold.warehouse import open_warehouse
-from fakesources import months, register, tiny_settings, write_fx, write_prices
 
 SOURCES = ["tinyfx", "tinyprices"]
 

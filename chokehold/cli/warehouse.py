@@ -76,7 +76,7 @@ def schema(fmt: Annotated[OutputFormat, FORMAT_OPTION] = OutputFormat.table) -> 
 
 def summary(ctx: typer.Context) -> None:
     """What `make demo` prints: China's share of Japan's rare-earth imports, latest prices."""
-    from chokehold.analysis.shares import partner_shares, supplier_share  # noqa: PLC0415
+    from chokehold.analysis.shares import partner_shares, supplier_share
 
     with open_read(ctx) as con:
         flows = read_query(con, """
@@ -85,9 +85,9 @@ def summary(ctx: typer.Context) -> None:
             WHERE h.commodity_id = 'rare_earths' AND f.reporter_iso3 = 'JPN'
               AND f.flow = 'import' AND f.source = 'baci'""")
         prices = read_query(con, """
-            SELECT series_id, market, date, value, currency, unit, vat_included, source
+            SELECT market, date, value, currency, unit, vat_included
             FROM prices QUALIFY row_number() OVER (PARTITION BY series_id ORDER BY date DESC) <= 2
-            ORDER BY series_id, date""")
+            ORDER BY market, date""")
         n_controls = con.execute("SELECT count(*) FROM control_measures").fetchall()[0][0]
     china = supplier_share(partner_shares(flows), "CHN").select(
         pl_year("period"), "supplier_share", "supplier_value_usd", "total_value_usd")
@@ -102,7 +102,7 @@ def summary(ctx: typer.Context) -> None:
 
 
 def pl_year(column: str):
-    import polars as pl  # noqa: PLC0415
+    import polars as pl
     return pl.col(column).dt.year().alias("year")
 
 

@@ -9,11 +9,11 @@ load revises or deletes are kept in ``revisions``.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from collections.abc import Iterator
 
 import duckdb
 import polars as pl

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chokehold.config import Settings, load_settings
 from chokehold.pipelines import SOURCES
+
+from chokehold.config import Settings, load_settings
 from chokehold.vintages import snapshot_tables, table_digests
 from chokehold.warehouse import open_warehouse
 

@@ -1,0 +1,123 @@
+"""The warehouse: migrations, schema as data, idempotent and transactional loads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from chokehold.errors import DataError, WarehouseError
+from chokehold.warehouse import load_frame, open_warehouse, read_query, table_specs
+from chokehold.warehouse.migrations import all_migrations
+
+COUNTRIES = pl.DataFrame({"iso3": ["JPN", "CHN"], "iso2": ["JP", "CN"], "m49": [392, 156],
+                          "name": ["Japan", "China"]})
+
+
+def test_fresh_warehouse_matches_the_table_specs(tmp_path: Path) -> None:
+    with open_warehouse(tmp_path / "w.duckdb", create=True) as con:
+        for spec in table_specs().values():
+            actual = read_query(con, "SELECT column_name, data_type FROM information_schema.columns "
+                                     "WHERE table_name = ? ORDER BY ordinal_position", [spec.name])
+            assert actual["column_name"].to_list() == spec.column_names, spec.name
+            assert actual["data_type"].to_list() == [c.type for c in spec.columns], spec.name
+        applied = {r[0] for r in con.execute("SELECT id FROM schema_migrations").fetchall()}
+    assert applied == {m.id for m in all_migrations()}
+
+
+def test_missing_warehouse_says_how_to_build_one(tmp_path: Path) -> None:
+    with pytest.raises(WarehouseError, match="chokehold refresh --offline"):
+        open_warehouse(tmp_path / "absent.duckdb")
+
+
+def test_corrupt_warehouse_is_refused_clearly(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    path.write_bytes(b"this is not a duckdb file" * 100)
+    with pytest.raises(WarehouseError, match="cannot open warehouse"):
+        open_warehouse(path, read_only=True)
+
+
+def test_newer_warehouse_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    with open_warehouse(path, create=True) as con:
+        con.execute("INSERT INTO schema_migrations VALUES ('9999_future', 'from the future', now())")
+    with pytest.raises(WarehouseError, match="newer chokehold"):
+        open_warehouse(path)
+
+
+def test_older_warehouse_is_upgraded_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    with open_warehouse(path, create=True) as con:
+        con.execute("DROP TABLE production")
+        con.execute("DELETE FROM schema_migrations WHERE id = '0001_foundation'")
+    with open_warehouse(path, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM production").fetchall() == [(0,)]
+        ids = [r[0] for r in con.execute("SELECT id FROM schema_migrations").fetchall()]
+    assert "0001_foundation" in ids
+
+
+def test_load_is_idempotent_and_counts_changes(tmp_path: Path) -> None:
+    with open_warehouse(tmp_path / "w.duckdb", create=True) as con:
+        first = load_frame(con, "countries", COUNTRIES, source_id="test")
+        again = load_frame(con, "countries", COUNTRIES, source_id="test")
+        renamed = COUNTRIES.with_columns(
+            pl.when(pl.col("iso3") == "JPN").then(pl.lit("Nippon")).otherwise("name").alias("name"))
+        changed = load_frame(con, "countries", renamed, source_id="test")
+        names = dict(con.execute("SELECT iso3, name FROM countries").fetchall())
+        runs = con.execute("SELECT count(*) FROM load_runs").fetchall()[0][0]
+    assert (first.rows_inserted, first.rows_unchanged) == (2, 0)
+    assert (again.rows_inserted, again.rows_updated, again.rows_unchanged) == (0, 0, 2)
+    assert (changed.rows_updated, changed.rows_unchanged) == (1, 1)
+    assert names == {"JPN": "Nippon", "CHN": "China"}
+    assert runs == 3
+
+
+@pytest.mark.parametrize(
+    ("bad", "row", "field", "message"),
+    [
+        (COUNTRIES.with_columns(pl.lit("x").alias("m49")), 1, "m49", "does not parse as INTEGER"),
+        (COUNTRIES.with_columns(pl.Series("iso3", ["JPN", "CHINA"])), 2, "iso3", "fails check"),
+        (COUNTRIES.with_columns(pl.Series("name", ["Japan", None])), 2, "name", "missing value"),
+        (pl.concat([COUNTRIES, COUNTRIES.head(1)]), 3, "iso3", "duplicate primary key"),
+        (COUNTRIES.drop("name"), None, "name", "missing columns"),
+    ],
+)
+def test_bad_frames_name_row_and_field_and_change_nothing(
+    tmp_path: Path, bad: pl.DataFrame, row: int | None, field: str, message: str
+) -> None:
+    with open_warehouse(tmp_path / "w.duckdb", create=True) as con:
+        load_frame(con, "countries", COUNTRIES.head(1), source_id="test")
+        with pytest.raises(DataError, match=message) as caught:
+            load_frame(con, "countries", bad, source_id="test", origin="countries.csv")
+        assert (caught.value.row, caught.value.field) == (row, field)
+        assert "countries.csv" in str(caught.value)
+        assert con.execute("SELECT iso3 FROM countries").fetchall() == [("JPN",)]
+        assert con.execute("SELECT count(*) FROM load_runs").fetchall() == [(1,)]
+
+
+def test_replace_scope_deletes_what_the_source_no_longer_delivers(tmp_path: Path) -> None:
+    with open_warehouse(tmp_path / "w.duckdb", create=True) as con:
+        load_frame(con, "countries", COUNTRIES, source_id="test")
+        result = load_frame(con, "countries", COUNTRIES.head(1), source_id="test",
+                            replace_scope="TRUE")
+        left = con.execute("SELECT iso3 FROM countries").fetchall()
+    assert result.rows_deleted == 1
+    assert left == [("JPN",)]
+
+
+def test_world_partner_rows_are_refused(tmp_path: Path) -> None:
+    flow = pl.DataFrame({
+        "reporter_iso3": ["JPN"], "partner_iso3": ["WLD"], "flow": ["import"],
+        "period": ["2024-01-01"], "freq": ["A"], "hs_code": ["280530"], "hs_revision": ["HS17"],
+        "value_usd": [1.0], "qty": [None], "qty_unit": [None], "source": ["t"], "vintage": ["v"],
+    })
+    with open_warehouse(tmp_path / "w.duckdb", create=True) as con:
+        with pytest.raises(DataError, match="partner_iso3 <> 'WLD'"):
+            load_frame(con, "trade_flows", flow, source_id="t")
+
+
+def test_read_only_connection_refuses_writes(built_warehouse: Path) -> None:
+    with open_warehouse(built_warehouse, read_only=True) as con, pytest.raises(duckdb.Error):
+        con.execute("DELETE FROM prices")

@@ -207,16 +207,15 @@ def integrity_problems(con: duckdb.DuckDBPyConnection) -> list[str]:
             problems.append(f"{name}: table missing")
             continue
         pk = ", ".join(f'"{k}"' for k in table.primary_key)
-        dup = first_row(con, f"SELECT count(*) FROM (SELECT {pk} FROM {name} GROUP BY ALL "
-                             "HAVING count(*) > 1)")[0]
+        rules = [(c.name, rule) for c in table.columns
+                 for rule in ([] if c.nullable else [f'"{c.name}" IS NOT NULL']) + list(c.checks)]
+        # A CHECK holds when its expression is true or NULL, as in SQL.
+        counts = ", ".join(f"count(*) FILTER (WHERE NOT coalesce({rule}, TRUE))"
+                           for _, rule in rules)
+        dup, *bad = first_row(con, f"SELECT (SELECT count(*) FROM (SELECT {pk} FROM {name} "
+                                   f"GROUP BY ALL HAVING count(*) > 1)), {counts} FROM {name}")
         if dup:
             problems.append(f"{name}: {dup} duplicated primary keys")
-        for col in table.columns:
-            rules = [] if col.nullable else [f'"{col.name}" IS NOT NULL']
-            for rule in rules + list(col.checks):
-                # A CHECK holds when its expression is true or NULL, as in SQL.
-                bad = first_row(con, f"SELECT count(*) FROM {name} "
-                                     f"WHERE NOT coalesce({rule}, TRUE)")[0]
-                if bad:
-                    problems.append(f"{name}.{col.name}: {bad} rows fail {rule}")
+        problems += [f"{name}.{col}: {n} rows fail {rule}"
+                     for (col, rule), n in zip(rules, bad, strict=True) if n]
     return problems

@@ -55,11 +55,32 @@ def tiny_settings(root: Path, **overrides: object) -> Settings:
 
 
 def data_state(warehouse: Path) -> dict[str, dict]:
-    """Row count and content hash of every analysis table (what 'the same warehouse' means)."""
+    """Row count and content hash of every analysis table (what 'the same warehouse' means);
+    source vintages without their fetch times, which differ from run to run."""
     with open_warehouse(warehouse, read_only=True) as con:
-        return table_digests(con, snapshot_tables())
+        state = table_digests(con, [t for t in snapshot_tables() if t != "vintages"])
+        state["vintages"] = con.execute(
+            "SELECT source_id, vintage, location, sha256 FROM vintages ORDER BY ALL").fetchall()
+    return state
 
 
 def months(first_year: int, n: int, base: float = 7.0) -> dict[str, float]:
     """``n`` consecutive months from January of ``first_year``, with distinct rates."""
     return {f"{first_year + i // 12}-{i % 12 + 1:02d}": round(base + 0.01 * i, 4) for i in range(n)}
+
+
+def run_refresh(settings_kwargs: dict, sources: list[str], options: dict,
+                allow_partial: bool = False) -> None:
+    """Process entry point for kill and concurrency tests: exits with the CLI's exit code."""
+    import sys  # noqa: PLC0415
+
+    from chokehold.errors import ChokeholdError  # noqa: PLC0415
+    from chokehold.pipelines.refresh import refresh_warehouse  # noqa: PLC0415
+
+    install()
+    try:
+        outcome = refresh_warehouse(load_settings(**settings_kwargs), sources, options,
+                                    allow_partial=allow_partial)
+    except ChokeholdError as exc:
+        sys.exit(exc.exit_code)
+    sys.exit(outcome.exit_code)

@@ -74,8 +74,9 @@ def run_refresh(settings_kwargs: dict, sources: list[str], options: dict,
     """Process entry point for kill and concurrency tests: exits with the CLI's exit code."""
     import sys  # noqa: PLC0415
 
-    from chokehold.errors import ChokeholdError  # noqa: PLC0415
     from chokehold.pipelines.refresh import refresh_warehouse  # noqa: PLC0415
+
+    from chokehold.errors import ChokeholdError  # noqa: PLC0415
 
     install()
     try:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -13,7 +11,9 @@ import polars as pl
 import pytest
 import statsmodels.api as sm
 from chokehold.analysis.events import event_dates, event_study, hac_change, newey_west_lags
+from typer.testing import CliRunner
 
+from chokehold.cli import app
 from chokehold.commodities import load_commodities
 from chokehold.config import PROJECT_ROOT
 from chokehold.controls import load_registry, select_measures
@@ -81,16 +81,17 @@ def test_events_come_from_the_registry() -> None:
 
 
 def test_cli_gap_and_events_json(built_warehouse: Path) -> None:
-    cli = [str(Path(sys.executable).with_name("chokehold")), "-w", str(built_warehouse),
-           "prices"]
-    gap = json.loads(subprocess.run(cli + ["gap", "--commodity", "antimony", "--format", "json"],
-                                    check=True, capture_output=True, text=True).stdout)
+    def run(*args: str) -> list[dict]:
+        result = CliRunner().invoke(app, ["-w", str(built_warehouse), "prices", *args])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    gap = run("gap", "--commodity", "antimony", "--format", "json")
     seed = next(r for r in gap if r["date"] == "2025-05-07")
     for key in ("overseas_market", "domestic_market", "overseas_usd_t", "domestic_usd_t_ex_vat",
                 "domestic_usd_t_incl_vat", "fx_cny_per_usd", "gap_usd_t", "ratio"):
         assert key in seed
     assert seed["gap_usd_t"] == pytest.approx(58000 - 235000 / 1.13 / 7.2166)
-    events = json.loads(subprocess.run(cli + ["events", "-c", "antimony", "-f", "json"],
-                                       check=True, capture_output=True, text=True).stdout)
+    events = run("events", "-c", "antimony", "-f", "json")
     assert {e["control_id"] for e in events} >= {"cn-2024-33-antimony-superhard"}
     assert all(e["n_before"] >= 0 and e["note"] is not None for e in events)

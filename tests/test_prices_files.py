@@ -6,6 +6,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import openpyxl
+import polars as pl
 import pytest
 from chokehold.pipelines.price_mapping import (
     PriceMapping,
@@ -216,3 +217,43 @@ def test_bad_mapping_names_file_and_field(tmp_path: Path, change, field, words) 
     with pytest.raises(DataError) as err:
         load_mapping(path)
     assert err.value.field == field and words in str(err.value) and "vendor.yaml" in str(err.value)
+
+
+# ---- the real files in ../shared/data/prices -------------------------------------------------------
+
+def test_real_news_points_long_file_with_mixed_units_and_a_month_only_date(shared_data: Path
+                                                                            ) -> None:
+    path = shared_data / "prices" / "antimony_price_points_from_news_pages.csv"
+    cn = {"id": "sb_cn_spot", "commodity": "antimony", "market": "china_domestic",
+          "low": "low", "high": "high", "price_unit_column": "unit", "vat_included": True,
+          "where": {"market": "China", "grade": "antimony ingot"}}
+    rdam = {"id": "sb_rdam_du", "commodity": "antimony", "market": "rotterdam", "low": "low",
+            "high": "high", "price_unit_column": "unit", "vat_included": False,
+            "basis_column": "price_basis", "where": {"price_basis": "duty unpaid Rotterdam"}}
+    with pytest.raises(DataError, match="'2025-09' does not parse") as err:
+        read_price_file(path, mapping(date_column="date", series=[cn, rdam]))
+    assert (err.value.row, err.value.field) == (25, "date")
+    monthly = mapping(date_column="date", date_formats=["%Y-%m-%d", "%Y-%m"], series=[cn, rdam])
+    rows = read_price_file(path, monthly).select("series_id", "date", "low", "high", "currency")
+    assert rows.filter(pl.col("series_id") == "sb_cn_spot").rows() == [
+        ("sb_cn_spot", date(2024, 9, 18), 25250.0, 25250.0, "USD"),   # USD as Reuters gave it
+        ("sb_cn_spot", date(2024, 11, 19), 141000.0, 141000.0, "CNY")]
+    assert rows.filter(pl.col("series_id") == "sb_rdam_du").rows() == [
+        ("sb_rdam_du", date(2025, 6, 17), 60000.0, 61000.0, "USD"),
+        ("sb_rdam_du", date(2025, 6, 24), 59500.0, 61000.0, "USD"),
+        ("sb_rdam_du", date(2025, 9, 1), 58000.0, 60000.0, "USD")]
+
+
+def test_real_komis_fob_china_daily_usd_per_kg(shared_data: Path) -> None:
+    path = shared_data / "prices" / "komis_minor_metals_fob_china_daily_2024_2026.csv"
+    fob = {"commodity": "rare_earths", "market": "fob_china", "value": "value",
+           "price_unit_column": "unit", "vat_included": False, "grade_column": "grade"}
+    m = mapping(date_column="date", series=[
+        fob | {"id": "nd_metal_fob", "where": {"metal": "네오디뮴 (Nd)"}},
+        fob | {"id": "ce_metal_fob", "where": {"metal": "세륨 (Ce)"}}])
+    frame = read_price_file(path, m)
+    counts = dict(frame.group_by("series_id").len().rows())
+    assert counts == {"nd_metal_fob": 520, "ce_metal_fob": 519}
+    first = frame.filter(pl.col("series_id") == "nd_metal_fob").sort("date").row(0, named=True)
+    assert (first["date"], first["value"], first["currency"], first["unit"]) == (
+        date(2024, 1, 2), 63.51, "USD", "kg")

@@ -65,6 +65,11 @@ def test_loads_new_files_and_skips_unchanged_ones(project) -> None:
             == runs + 1
         assert _count(con, "SELECT count(*) FROM prices WHERE series_id = 'sb_cn_vendor'") == 3
         assert _count(con, "SELECT count(*) FROM sources WHERE source_id = 'test_vendor'") == 1
+        mapping = settings.price_mappings_dir / "vendor.yaml"  # a changed mapping re-reads its files
+        mapping.write_text(mapping.read_text(encoding="utf-8") + "# edited\n", encoding="utf-8")
+        refresh(con, settings)
+        assert _count(con, "SELECT count(*) FROM load_runs WHERE target_table = 'prices'") \
+            == runs + 3
 
 
 def test_a_bad_file_loads_nothing_and_names_file_row_and_column(project) -> None:

@@ -43,6 +43,11 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / "data" / "raw",
         description="Raw downloads, each with a .meta.json sidecar (sha256, URL, fetch time).",
     )
+    prices_dir: Path | None = Field(
+        default=None,
+        description="Vendor price files (CSV/XLSX) that the mappings in data/prices/*.yaml read; "
+        "default: <raw_dir>/prices.",
+    )
     comtrade_base_url: str = Field(
         default="https://comtradeapi.un.org",
         validation_alias=AliasChoices("comtrade_base_url", "COMTRADE_BASE_URL"),
@@ -103,6 +108,18 @@ class Settings(BaseSettings):
     @property
     def bundled_dir(self) -> Path:
         return self.data_dir / "bundled"
+
+    @property
+    def price_files_dir(self) -> Path:
+        return self.prices_dir or self.raw_dir / "prices"
+
+    @property
+    def price_mappings_dir(self) -> Path:
+        return self.data_dir / "prices"
+
+    @property
+    def vat_file(self) -> Path:
+        return self.data_dir / "vat_rates.yaml"
 
     @property
     def sources_file(self) -> Path:

@@ -1,57 +1,127 @@
-"""Price observations: the bundled antimony quotes (China domestic RMB/t, Rotterdam USD/t)."""
+"""Price files into the warehouse, one mapping (data/prices/*.yaml) per vendor layout.
+
+Each mapping names its files; every file that is new or changed since its last load (by its
+checksum and its mapping's) is read, validated as a whole and loaded into ``prices`` (the mid,
+in its own currency and unit) and ``price_observations`` (low, high, the cell as published,
+grade, basis, file and row). A bad file raises a DataError naming file, sheet, row and column
+before anything from it is loaded. The VAT schedule (data/vat_rates.yaml) is loaded too.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import polars as pl
-from chokehold.pipelines._common import (
-    files_fingerprint,
-    read_csv_strict,
-    read_sidecar,
-    sha256_file,
-)
+from chokehold.pipelines._common import files_fingerprint, sha256_file
+from chokehold.pipelines.price_mapping import PriceMapping, load_mappings, read_price_file
+from chokehold.pipelines.price_units import load_vat, vat_frame
 
+from chokehold.commodities import load_commodities
 from chokehold.config import Settings
 from chokehold.errors import DataError
 from chokehold.warehouse import LoadResult, load_frame
 
-BUNDLED_FILE = "antimony_prices.csv"
-BOOLEANS = {"true": True, "false": False}
+VAT_SOURCE = "chokehold_vat_rates"
 
 
-def read_bundled_prices(settings: Settings) -> tuple[pl.DataFrame, dict]:
-    path = settings.bundled_dir / BUNDLED_FILE
-    meta = read_sidecar(path)
-    raw = read_csv_strict(path, {"date": pl.Date, "low": pl.Float64, "high": pl.Float64,
-                                 "series_id": pl.String, "market": pl.String,
-                                 "currency": pl.String, "unit": pl.String,
-                                 "vat_included": pl.String})
-    bad = raw.filter(~pl.col("vat_included").is_in(list(BOOLEANS)))
-    if bad.height:
-        raise DataError("expected true or false", source=path,
-                        row=int(bad["_source_row"][0]), field="vat_included")
-    inverted = raw.filter(pl.col("high") < pl.col("low"))
-    if inverted.height:
-        raise DataError("high is below low", source=path,
-                        row=int(inverted["_source_row"][0]), field="high")
-    frame = raw.select(
-        "series_id", pl.lit("antimony").alias("commodity"), "market", "date",
-        ((pl.col("low") + pl.col("high")) / 2).alias("value"), "currency", "unit",
-        pl.col("vat_included").replace_strict(BOOLEANS, return_dtype=pl.Boolean),
-        pl.lit(meta["source_id"]).alias("source"), pl.lit(str(meta["vintage"])).alias("vintage"),
-        "_source_row",
-    )
-    return frame, meta
+def mapping_root(mapping: PriceMapping, settings: Settings) -> Path:
+    return settings.bundled_dir if mapping.root == "bundled" else settings.price_files_dir
+
+
+def mapped_files(mapping: PriceMapping, settings: Settings) -> list[tuple[Path, str]]:
+    """The files a mapping matches: (path, path relative to its root), in name order."""
+    root = mapping_root(mapping, settings)
+    return sorted((p, p.relative_to(root).as_posix()) for p in root.glob(mapping.files)
+                  if p.is_file())
+
+
+def check_mappings(mappings: list[PriceMapping], settings: Settings) -> None:
+    """Commodities must be known and each series must belong to one mapping only."""
+    commodities = load_commodities(settings.commodities_file)
+    owner: dict[str, str] = {}
+    for mapping in mappings:
+        path = settings.price_mappings_dir / f"{mapping.id}.yaml"
+        for n, series in enumerate(mapping.series):
+            if series.commodity not in commodities:
+                raise DataError(f"unknown commodity {series.commodity!r}; valid: "
+                                f"{', '.join(sorted(commodities))}", source=path,
+                                field=f"series.{n}.commodity")
+            if series.id in owner:
+                raise DataError(f"series {series.id} is also defined by mapping "
+                                f"{owner[series.id]}", source=path, field=f"series.{n}.id")
+            owner[series.id] = mapping.id
+
+
+def _mapping_frames(mapping: PriceMapping) -> dict[str, pl.DataFrame]:
+    source = pl.DataFrame([mapping.source.model_dump() | {"source_id": mapping.source.id}])
+    series = pl.DataFrame(
+        [{"series_id": s.id, "commodity": s.commodity, "market": s.market,
+          "frequency": s.frequency, "mapping_id": mapping.id, "source": mapping.source.id}
+         for s in mapping.series])
+    return {
+        "sources": source.select("source_id", "publisher", "title", "licence", "url",
+                                 pl.col("citation").cast(pl.String)),
+        "price_series": series,
+    }
+
+
+def load_file(con: duckdb.DuckDBPyConnection, mapping: PriceMapping, frame: pl.DataFrame,
+              origin: Path, relative: str, sha256: str, mapping_sha256: str) -> list[LoadResult]:
+    """Load one file's observations (already validated) into prices and price_observations."""
+    vintage = mapping.vintage or f"sha256:{sha256[:12]}"
+    source = mapping.source.id
+    prices = frame.select(
+        "series_id", "commodity", "market", "date", "value", "currency", "unit", "vat_included",
+        pl.lit(source).alias("source"), pl.lit(vintage).alias("vintage"), "_source_row")
+    observations = frame.select(
+        "series_id", "date", "low", "high", "original_value", "grade", "basis",
+        pl.lit(relative).alias("origin"), pl.col("_source_row").alias("source_row"),
+        "_source_row")
+    record = pl.DataFrame([{"mapping_id": mapping.id, "path": relative, "sha256": sha256,
+                            "mapping_sha256": mapping_sha256, "observations": frame.height,
+                            "source": source}])
+    kwargs = {"source_id": source, "vintage": vintage, "origin": origin, "sha256": sha256}
+    return [load_frame(con, "prices", prices, **kwargs),
+            load_frame(con, "price_observations", observations, **kwargs),
+            load_frame(con, "price_files", record, **kwargs)]
+
+
+def _loaded(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], tuple[str, str, int]]:
+    rows = con.execute("SELECT mapping_id, path, sha256, mapping_sha256, observations "
+                       "FROM price_files").fetchall()
+    return {(m, p): (s, ms, int(n)) for m, p, s, ms, n in rows}
 
 
 def fingerprint(settings: Settings, **_: object) -> str:
-    """The bundled CSV and its sidecar."""
-    path = settings.bundled_dir / BUNDLED_FILE
-    return files_fingerprint(path, path.with_name(path.stem + ".meta.yaml"))
+    """The VAT schedule, the commodity list, every mapping and every file a mapping matches."""
+    mappings = load_mappings(settings.price_mappings_dir)
+    files = [path for mapping in mappings for path, _ in mapped_files(mapping, settings)]
+    return files_fingerprint(settings.vat_file, settings.commodities_file,
+                             *sorted(settings.price_mappings_dir.glob("*.yaml")), *files)
 
 
 def refresh(con: duckdb.DuckDBPyConnection, settings: Settings, **_: object) -> list[LoadResult]:
-    path = settings.bundled_dir / BUNDLED_FILE
-    frame, meta = read_bundled_prices(settings)
-    return [load_frame(con, "prices", frame, source_id=meta["source_id"],
-                       vintage=str(meta["vintage"]), origin=path, sha256=sha256_file(path))]
+    """Load the VAT schedule and every mapped price file that is new or changed."""
+    results = [load_frame(con, "vat_rates", vat_frame(load_vat(settings.vat_file)),
+                          source_id=VAT_SOURCE, vintage=f"sha256:{sha256_file(settings.vat_file)[:12]}",
+                          origin=settings.vat_file, replace_scope="TRUE")]
+    mappings = load_mappings(settings.price_mappings_dir)
+    check_mappings(mappings, settings)
+    loaded = _loaded(con)
+    for mapping in mappings:
+        mapping_path = settings.price_mappings_dir / f"{mapping.id}.yaml"
+        mapping_sha = sha256_file(mapping_path)
+        for table, frame in _mapping_frames(mapping).items():
+            results.append(load_frame(con, table, frame, source_id=mapping.source.id,
+                                      origin=mapping_path))
+        for path, relative in mapped_files(mapping, settings):
+            sha = sha256_file(path)
+            before = loaded.get((mapping.id, relative))
+            if before is not None and before[:2] == (sha, mapping_sha):
+                results.append(LoadResult("prices", mapping.source.id, None, before[2], 0, 0,
+                                          before[2]))  # unchanged file: skipped by checksum
+                continue
+            frame = read_price_file(path, mapping)
+            results += load_file(con, mapping, frame, path, relative, sha, mapping_sha)
+    return results

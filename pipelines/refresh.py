@@ -17,14 +17,13 @@ the run is ``partial`` and the digest names the stale sources.
 A source module may define ``fingerprint(settings, **options) -> str | None``: a cheap checksum
 of its inputs (file checksums, request parameters); None, or no such function, means "always
 run" (e.g. an API whose new periods only a request reveals). The effective fingerprint also
-covers the module's code, the options and the sources it depends on (``DEPENDS_ON``; every
+covers the pipeline code (every module of the pipelines package), the options and the sources it depends on (``DEPENDS_ON``; every
 source but ``reference`` depends on ``reference`` unless it says otherwise).
 """
 
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import logging
 import os
@@ -33,6 +32,7 @@ import shutil
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -176,6 +176,15 @@ def _depends_on(name: str, module: ModuleType) -> tuple[str, ...]:
     return tuple(getattr(module, "DEPENDS_ON", () if name == BASE_SOURCE else (BASE_SOURCE,)))
 
 
+@cache
+def pipelines_code() -> str:
+    """Checksum of the pipeline code: a changed connector re-runs its sources once."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def fingerprints(names: Sequence[str], settings: Settings, options: dict[str, Any]
                  ) -> dict[str, str | None]:
     """Effective fingerprint of each source (None: the source always runs)."""
@@ -193,10 +202,9 @@ def fingerprints(names: Sequence[str], settings: Settings, options: dict[str, An
             if value is None or any(d is None for d in deps):
                 found[name] = None
             else:
-                code = hashlib.sha256(inspect.getsource(module).encode()).hexdigest()
                 found[name] = hashlib.sha256(json.dumps(
-                    [value, code, deps, options], sort_keys=True, default=str).encode()
-                ).hexdigest()[:32]
+                    [value, pipelines_code(), deps, options], sort_keys=True, default=str
+                ).encode()).hexdigest()[:32]
         return found[name]
 
     for name in names:

@@ -52,7 +52,7 @@ from rich.progress import Progress
 
 from chokehold import vintages
 from chokehold.config import Settings
-from chokehold.errors import ChokeholdError
+from chokehold.errors import ChokeholdError, DataError
 from chokehold.warehouse import LoadResult, first_row, open_warehouse, spec
 from chokehold.warehouse.staging import (
     LockHolder,
@@ -64,15 +64,18 @@ from chokehold.warehouse.staging import (
     staged_copy,
 )
 
-EXIT_OK, EXIT_PARTIAL, EXIT_FAILED = 0, 3, 4
+EXIT_OK, EXIT_BAD_INPUT, EXIT_PARTIAL, EXIT_FAILED = 0, ChokeholdError.exit_code, 3, 4
 EXIT_BUSY = RefreshBusyError.exit_code
 BASE_SOURCE = "reference"
 
 
 class RefreshFailedError(ChokeholdError):
-    """A source failed and nothing was published (exit code 4)."""
+    """A source failed and nothing was published: exit code 2 when its input was bad (a
+    DataError: fix the file), else 4 (network, bug: look at the log, retry)."""
 
-    exit_code = EXIT_FAILED
+    def __init__(self, message: str, *, bad_input: bool) -> None:
+        super().__init__(message)
+        self.exit_code = EXIT_BAD_INPUT if bad_input else EXIT_FAILED
 
 
 def run_sources(con: duckdb.DuckDBPyConnection, settings: Settings, sources: Sequence[str],
@@ -110,6 +113,7 @@ class SourceOutcome:
     stats: SourceStats = field(default_factory=SourceStats)
     error: str | None = None
     committed_loads: int = 0
+    bad_input: bool = False
 
     def total(self, attr: str) -> int:
         return sum(getattr(r, attr) for r in self.results)
@@ -262,14 +266,16 @@ def run_source(con: duckdb.DuckDBPyConnection, settings: Settings, name: str,
     started = _now()
     loads_before = _load_count(con)
     log.info("source %s: starting", name)
+    bad_input = False
     with collecting() as stats:
         try:
             results = source_module(name).refresh(con, settings, **options)
             error = None
         except Exception as exc:  # noqa: BLE001 (any failure of a source is reported, not raised)
             results, error = [], redact(f"{type(exc).__name__}: {exc}")
+            bad_input = isinstance(exc, DataError)
     outcome = SourceOutcome(name, "failed" if error else "ok", fingerprint, started, _now(),
-                            results, stats, error, _load_count(con) - loads_before)
+                            results, stats, error, _load_count(con) - loads_before, bad_input)
     stats.warnings = [redact(w) for w in stats.warnings]
     if error:
         log.error("source %s failed: %s", name, error)
@@ -301,14 +307,12 @@ def _record_run(con: duckdb.DuckDBPyConnection, run: dict[str, Any],
         _insert(con, "refresh_run_sources", outcome.record(run["run_id"]))
 
 
-def _record_failed_run(warehouse: Path, run: dict[str, Any], outcomes: list[SourceOutcome],
-                       log: logging.Logger) -> None:
-    """Add a failed run's record to the live warehouse (by a small swap: data unchanged)."""
-    if not warehouse.exists():
-        log.warning("no warehouse yet: the failed run is recorded only in this log")
-        return
+def _record_failed_run(warehouse: Path, run: dict[str, Any], outcomes: list[SourceOutcome]
+                       ) -> None:
+    """Add a failed run's record to the live warehouse (by a small swap: data unchanged; a
+    first run that fails leaves an empty warehouse holding just that record)."""
     with staged_copy(warehouse) as staging:
-        with open_warehouse(staging) as con:
+        with open_warehouse(staging, create=True) as con:
             _record_run(con, run, outcomes)
             con.execute("CHECKPOINT")
         publish(staging, warehouse)
@@ -379,9 +383,11 @@ def _locked_refresh(settings: Settings, names: list[str], options: dict[str, Any
                         "without it", rebuild.outcome.source, rebuild.outcome.committed_loads)
     outcome.stale_lock = stale
     if outcome.status == "failed":
-        _record_failed_run(settings.warehouse, {**run, **_run_end(outcome)}, outcome.sources, log)
+        _record_failed_run(settings.warehouse, {**run, **_run_end(outcome)}, outcome.sources)
         log.error("refresh failed: %s", outcome.message)
-        raise RefreshFailedError(f"refresh {run_id} failed, nothing published: {outcome.message}")
+        raise RefreshFailedError(
+            f"refresh {run_id} failed, nothing published: {outcome.message}",
+            bad_input=any(o.bad_input for o in outcome.sources))
     log.info("refresh %s: vintage %s%s", outcome.status, outcome.vintage_id,
              " (new)" if outcome.published_vintage else " (unchanged)")
     return outcome

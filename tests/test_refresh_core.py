@@ -22,6 +22,7 @@ from chokehold.pipelines.refresh import (
 from fakesources import data_state, months, register, tiny_settings, write_fx, write_prices
 
 from chokehold.cli import main
+from chokehold.errors import DataError
 from chokehold.warehouse import first_row, open_warehouse, read_query
 from chokehold.warehouse.staging import (
     RefreshBusyError,
@@ -235,13 +236,25 @@ def test_cli_exit_codes_and_listings(tiny, monkeypatch: pytest.MonkeyPatch, caps
     assert run_cli(monkeypatch, *refresh) == EXIT_FAILED
     assert "refresh" in capsys.readouterr().err
     assert run_cli(monkeypatch, *refresh, "--allow-partial") == EXIT_PARTIAL
+    write_prices(folder, {"2024-01-15": 100.0})
+    write_fx(folder, months(2024, 5))
+    import fakesources.tinyfx as tinyfx
+
+    def bad_input(*_, **__):
+        raise DataError("value 'x' is not a number", source="fx.csv", row=3, field="rate")
+
+    monkeypatch.setattr(tinyfx, "refresh", bad_input)
+    assert run_cli(monkeypatch, *refresh) == 2  # bad input: fix the file
+    assert "fx.csv, row 3, field rate" in capsys.readouterr().err
+    monkeypatch.undo()
+    register(monkeypatch)
     with RefreshLock(lock_path(settings.warehouse)):
         assert run_cli(monkeypatch, *refresh) == EXIT_BUSY
     assert "refresh already running" in capsys.readouterr().err
     assert run_cli(monkeypatch, *base, "runs", "--format", "json") == 0
     listed = json.loads(capsys.readouterr().out)
-    assert [r["status"] for r in listed] == ["partial", "failed", "ok"]
-    assert listed[0]["failed"] == "tinyprices"
+    assert [r["status"] for r in listed] == ["failed", "partial", "failed", "ok"]
+    assert listed[1]["failed"] == "tinyprices"
     assert run_cli(monkeypatch, *base, "runs", "--run", "last", "--format", "csv") == 0
     out = capsys.readouterr().out
     assert out.splitlines()[0].startswith("source_id,status,")
@@ -253,13 +266,14 @@ def test_cli_exit_codes_and_listings(tiny, monkeypatch: pytest.MonkeyPatch, caps
     assert "unknown source 'nosuch'" in capsys.readouterr().err
 
 
-def test_first_failed_refresh_creates_no_warehouse(tiny) -> None:
+def test_first_failed_refresh_leaves_an_empty_warehouse_with_its_record(tiny) -> None:
     settings, options, folder = tiny
     (folder / "fx.csv").unlink()
     with pytest.raises(RefreshFailedError):
         refresh_warehouse(settings, SOURCES, options)
-    assert not settings.warehouse.exists()
-    assert "no warehouse yet" in settings.refresh_log.read_text()
+    assert rows(settings, "SELECT status FROM refresh_runs") == [("failed",)]
+    assert rows(settings, "SELECT count(*) FROM fx_rates") == [(0,)]
+    assert rows(settings, "SELECT count(*) FROM published_vintages") == [(0,)]
 
 
 def test_run_record_counts_match_load_runs(tiny) -> None:

@@ -1,8 +1,9 @@
 """The scheduled refresh: `refresh`, `runs`, `vintages list|show` and `diff`.
 
-Exit codes of `chokehold refresh`, for schedulers: 0 ok, 3 partial (some sources failed, the
-rest published), 4 failed (nothing published), 75 another refresh holds the lock, 2 usage or
-configuration error.
+Exit codes of `chokehold refresh`, for schedulers: 0 ok; 2 bad input, usage or configuration
+(nothing published; the message names the file, row and field); 3 partial (some sources
+failed, the rest published); 4 failed for another reason (network, bug; nothing published);
+75 another refresh holds the lock (try later).
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ def refresh(
     data are built in a copy and swapped in atomically; a failed run leaves the warehouse as it
     was. Each refresh that changes data publishes a vintage (see `chokehold vintages list`).
     Source-specific options (--path, --reporters, ...) are passed to the sources that use them.
-    Exit codes: 0 ok, 3 partial, 4 failed, 75 another refresh is running.
+    Exit codes: 0 ok, 2 bad input (nothing published), 3 partial, 4 failed (network, bug;
+    nothing published), 75 another refresh is running.
     """
     settings = settings_of(ctx)
     given = {"path": path, "reporters": reporters, "partners": partners, "hs": hs,

@@ -17,8 +17,9 @@ the run is ``partial`` and the digest names the stale sources.
 A source module may define ``fingerprint(settings, **options) -> str | None``: a cheap checksum
 of its inputs (file checksums, request parameters); None, or no such function, means "always
 run" (e.g. an API whose new periods only a request reveals). The effective fingerprint also
-covers the pipeline code (every module of the pipelines package), the options and the sources it depends on (``DEPENDS_ON``; every
-source but ``reference`` depends on ``reference`` unless it says otherwise).
+covers the pipeline code (every module of the pipelines package), the options and the sources
+it depends on (``DEPENDS_ON``; every source but ``reference`` depends on ``reference`` unless
+it says otherwise).
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ import shutil
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any

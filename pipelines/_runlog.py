@@ -3,8 +3,7 @@
 Sources (and the HTTP layer) call ``note_retry``, ``note_warning`` and ``note_periods`` while a
 refresh runs them; outside a refresh these do nothing. Records logged at WARNING or above on a
 ``chokehold`` logger count as warnings too, and records carrying ``extra={"retry": True}`` (or
-tenacity's "Retrying ..." message from ``before_sleep_log``) count as retries, so a connector
-that only logs is still counted.
+a message saying it is retrying) count as retries, so a connector that only logs is counted.
 
 Every text that reaches a log file, a run record or a manifest goes through ``Redactor``, which
 blanks the values of the secret settings (API keys).
@@ -13,6 +12,7 @@ blanks the values of the secret settings (API keys).
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -26,6 +26,9 @@ from chokehold.config import Settings
 LOGGER_NAME = "chokehold"
 REDACTED = "[REDACTED]"
 MAX_WARNINGS = 50
+RETRY_MESSAGE = re.compile(r"\bretrying\b", re.IGNORECASE)
+"""A WARNING that says it is retrying counts as a retry (tenacity's ``before_sleep_log`` says
+"Retrying ...", pipelines/_http "...; retrying")."""
 
 
 @dataclass
@@ -97,7 +100,7 @@ class _StatsHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         message = self.redactor(record.getMessage())
-        if getattr(record, "retry", False) or message.startswith("Retrying "):
+        if getattr(record, "retry", False) or RETRY_MESSAGE.search(message):
             note_retry(message)
         else:
             note_warning(message)

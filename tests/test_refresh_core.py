@@ -284,3 +284,31 @@ def test_run_record_counts_match_load_runs(tiny) -> None:
         frame = read_query(con, "SELECT sum(rows_inserted) AS n FROM refresh_run_sources "
                                 "WHERE run_id = ?", [outcome.run_id])
     assert frame["n"][0] == loads == 4
+
+
+def test_sources_report_retries_warnings_and_periods_by_call_or_by_log() -> None:
+    import logging
+
+    from chokehold.pipelines._runlog import (
+        collecting,
+        note_periods,
+        note_retry,
+        note_warning,
+        run_logging,
+    )
+
+    from chokehold.config import load_settings
+
+    note_retry()  # outside a refresh: ignored
+    log = logging.getLogger("chokehold.pipelines._http")
+    with run_logging(load_settings(), "test", log_file=Path(os.devnull)), collecting() as stats:
+        note_retry()
+        note_warning("row 7 has no quantity")
+        note_periods(requested=["2024-02", "2024-01", "2024-03"], received=["2024-01"])
+        log.warning("%s: attempt %d failed (%s); retrying", "https://x/y", 1, "HTTP 503")
+        log.warning("partner code 999 unknown, row dropped")
+        log.info("GET https://x/y (attempt 2)")
+    assert stats.retries == 2
+    assert stats.warnings == ["row 7 has no quantity", "partner code 999 unknown, row dropped"]
+    assert (stats.periods_requested, stats.periods_received) == ("2024-01..2024-03 (3)",
+                                                                 "2024-01")

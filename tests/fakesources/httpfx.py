@@ -13,7 +13,7 @@ import logging
 import duckdb
 import httpx
 import polars as pl
-from chokehold.pipelines._runlog import note_periods, note_retry
+from chokehold.pipelines._runlog import note_periods
 from tenacity import RetryCallState, retry, retry_if_exception_type, stop_after_attempt
 
 from chokehold.config import Settings
@@ -45,7 +45,7 @@ def _wait(state: RetryCallState) -> float:
 
 
 def _before_sleep(state: RetryCallState) -> None:
-    note_retry()
+    """Log the retry (the refresh counts WARNINGs that say 'retrying' as retries)."""
     request = state.args[1] if len(state.args) > 1 else None
     log.warning("retrying %s: %s", request, state.outcome.exception())
 

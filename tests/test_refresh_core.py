@@ -312,3 +312,18 @@ def test_sources_report_retries_warnings_and_periods_by_call_or_by_log() -> None
     assert stats.warnings == ["row 7 has no quantity", "partner code 999 unknown, row dropped"]
     assert (stats.periods_requested, stats.periods_received) == ("2024-01..2024-03 (3)",
                                                                  "2024-01")
+
+
+def test_refresh_refuses_to_copy_a_warehouse_another_writer_holds(tiny) -> None:
+    from chokehold.errors import WarehouseError
+
+    settings, options, folder = tiny
+    refresh_warehouse(settings, SOURCES, options)
+    write_fx(folder, months(2024, 4))
+    writer = duckdb.connect(str(settings.warehouse))
+    try:
+        with pytest.raises(WarehouseError, match="another process writing"):
+            refresh_warehouse(settings, SOURCES, options)
+    finally:
+        writer.close()
+    assert refresh_warehouse(settings, SOURCES, options).status == "ok"

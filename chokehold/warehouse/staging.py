@@ -180,7 +180,14 @@ def staged_copy(warehouse: Path) -> Iterator[Path]:
     staging = staging_path(warehouse)
     if warehouse.exists():
         checkpoint_live(warehouse)
-        shutil.copyfile(warehouse, staging)
+        # Holding a read-only connection keeps other writers out while the bytes are copied.
+        try:
+            reader = duckdb.connect(str(warehouse), read_only=True)
+        except duckdb.Error as exc:
+            raise WarehouseError(f"cannot read {warehouse} to stage a refresh ({exc}); is "
+                                 "another process writing to it?") from exc
+        with reader:
+            shutil.copyfile(warehouse, staging)
     try:
         yield staging
     except BaseException:

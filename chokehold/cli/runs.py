@@ -146,7 +146,9 @@ def vintages_show(ctx: typer.Context,
     if fmt is OutputFormat.json:
         sys.stdout.write(json.dumps(manifest, indent=2, default=str) + "\n")
         return
-    emit([{"table": t, **info} for t, info in manifest["tables"].items()], fmt,
+    emit([{"table": t, "rows": info["rows"], "file": info["file"],
+           "sha256": info["sha256"][:16] if fmt is OutputFormat.table else info["sha256"]}
+          for t, info in manifest["tables"].items()], fmt,
          title=f"Vintage {manifest['vintage_id']} ({manifest['status']}, code "
                f"{manifest.get('code_revision')}, run {manifest['run_id']})")
     emit(manifest["sources"], fmt, title="Sources")

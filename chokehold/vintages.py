@@ -152,6 +152,25 @@ def remove_incomplete(settings: Settings) -> list[Path]:
     return leftovers
 
 
+def remove_orphans(settings: Settings, published: set[str]) -> list[Path]:
+    """Delete finished snapshot folders of this warehouse that it never published (a refresh
+    killed between writing the snapshot and swapping the warehouse); call under the lock."""
+    if not settings.vintages_dir.is_dir():
+        return []
+    orphans = []
+    for folder in settings.vintages_dir.iterdir():
+        if folder.name.startswith(TMP_PREFIX) or folder.name in published:
+            continue
+        try:
+            manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if manifest.get("warehouse") == str(settings.warehouse):
+            shutil.rmtree(folder)
+            orphans.append(folder)
+    return orphans
+
+
 def retained(vintages: Iterable[tuple[str, datetime]], keep_last: int,
              keep_quarter_ends: bool) -> set[str]:
     """Ids to keep: the ``keep_last`` newest, and the newest of each calendar quarter."""

@@ -361,7 +361,9 @@ def _locked_refresh(settings: Settings, names: list[str], options: dict[str, Any
     if stale is not None:
         log.warning("cleared a stale refresh lock left by %s (%s)", stale.describe(),
                     "still running?" if stale.alive else "no longer running")
-    for leftover in [*remove_staging(settings.warehouse), *vintages.remove_incomplete(settings)]:
+    leftovers = [*remove_staging(settings.warehouse), *vintages.remove_incomplete(settings),
+                 *vintages.remove_orphans(settings, published_ids(settings.warehouse))]
+    for leftover in leftovers:
         log.warning("removed %s left by an interrupted refresh", leftover)
     fps = fingerprints(names, settings, options)
     stored = stored_fingerprints(settings.warehouse)
@@ -450,6 +452,18 @@ def _run_all(con: duckdb.DuckDBPyConnection, settings: Settings, names: list[str
     return outcomes
 
 
+def published_ids(warehouse: Path) -> set[str]:
+    """Every vintage id the live warehouse has published (pruned ones included)."""
+    if not warehouse.exists():
+        return set()
+    try:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            return {r[0] for r in con.execute("SELECT vintage_id FROM published_vintages"
+                                              ).fetchall()}
+    except duckdb.Error:
+        return set()
+
+
 def _current_vintage(warehouse: Path) -> str | None:
     if not warehouse.exists():
         return None
@@ -512,6 +526,7 @@ def _snapshot(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str, s
                                      "ORDER BY ALL").fetchall()]
     extra = {
         "status": status, "stale_sources": stale, "previous": previous,
+        "warehouse": str(settings.warehouse),
         "sources": [{"source": o.source, "status": o.status, "fingerprint": o.fingerprint,
                      "last_ok_run": state.get(o.source, (None, None, None))[1],
                      "last_ok_at": state.get(o.source, (None, None, None))[2],

@@ -150,3 +150,18 @@ def test_retention_prunes_old_vintage_folders(tiny, tmp_path: Path) -> None:
         pruned = con.execute("SELECT vintage_id FROM published_vintages WHERE pruned_at IS NOT "
                              "NULL ORDER BY published_at").fetchall()
     assert [p[0] for p in pruned] == ids[:2]
+
+
+def test_orphan_snapshot_of_a_killed_run_is_removed_others_kept(tiny) -> None:
+    settings, options, folder = tiny
+    first = refresh_warehouse(settings, SOURCES, options)
+    ours = settings.vintages_dir / "20260101-0rphan00"
+    theirs = settings.vintages_dir / "20260101-other000"
+    shutil.copytree(settings.vintages_dir / first.vintage_id, ours)
+    shutil.copytree(settings.vintages_dir / first.vintage_id, theirs)
+    manifest = json.loads((theirs / "manifest.json").read_text())
+    manifest["warehouse"] = "/elsewhere/warehouse.duckdb"
+    (theirs / "manifest.json").write_text(json.dumps(manifest))
+    refresh_warehouse(settings, SOURCES, options)
+    assert not ours.exists() and theirs.exists()
+    assert "removed" in settings.refresh_log.read_text()

@@ -99,9 +99,9 @@ def run_scenario(
         emit(result.months, fmt)
         return
     title = f"{measure.id} -> {iso3}, {good.id} ({scenario}, {draws:,} draws, seed {seed})"
-    emit([{k: v for k, v in p.items() if k in ("name", "distribution", "unit", "origin",
-                                                "rationale")}
-          for p in payload["parameters"].values()], fmt, title=f"Parameters: {title}")
+    emit([{k: p[k] for k in ("name", "distribution", "unit", "origin")}
+          for p in payload["parameters"].values()], fmt,
+         title=f"Parameters: {title} (rationale and citation: --format json)")
     emit(result.months.select("month", "shortfall_t_p10", "shortfall_t_p50", "shortfall_t_p90",
                               "shortfall_share_p50", "price_change_p50", "stock_t_p50"),
          fmt, title="Monthly path (P10/P50/P90 across draws)")
@@ -215,10 +215,13 @@ def deminimis_command(
     if fmt is OutputFormat.json:
         sys.stdout.write(json.dumps(result, indent=2, default=str) + "\n")
         return
-    emit([{k: v for k, v in result.items() if not isinstance(v, (list, dict))}], fmt,
-         title=f"De-minimis under {control} on {day}")
-    if fmt is OutputFormat.table:
-        emit(result["elements"], fmt, title="Controlled content by element")
+    if fmt is OutputFormat.csv:
+        emit(result["elements"], fmt)
+        return
+    emit([{"figure": k, "value": v} for k, v in result.items()
+          if not isinstance(v, (list, dict))], fmt, title=f"De-minimis under {control} on {day}")
+    emit(result["elements"], fmt, title="Content by element (counted: listed element of "
+         f"{result['origin']} origin)")
 
 
 def register(app: typer.Typer) -> None:

@@ -10,7 +10,13 @@ import polars as pl
 import pytest
 from chokehold.analysis.scenarios.distributions import Beta, Fixed, Triangular, Uniform
 from chokehold.analysis.scenarios.exposure import exposure_matrix, resolve_for
-from chokehold.analysis.scenarios.model import run, sample, simulate, simulate_reference
+from chokehold.analysis.scenarios.model import (
+    cumulative_unmet,
+    run,
+    sample,
+    simulate,
+    simulate_reference,
+)
 from chokehold.analysis.scenarios.spec import (
     PARAMETERS,
     SAMPLED_ORDER,
@@ -22,6 +28,7 @@ from chokehold.analysis.scenarios.spec import (
 from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
+from scipy.special import betaincinv
 
 from chokehold.commodities import load_commodities
 from chokehold.config import PROJECT_ROOT
@@ -85,6 +92,12 @@ def test_distribution_quantiles_match_hand_values():
     assert Beta(a=2, b=2).ppf(np.array([0.5])) == pytest.approx([0.5])
 
 
+@pytest.mark.parametrize("a, b", [(0.5, 0.5), (1, 19), (6, 2), (3, 3), (0.7, 9)])
+def test_tabulated_beta_quantiles_match_exact_inversion(a, b):
+    u = np.random.default_rng(5).random(20_000)
+    assert np.max(np.abs(Beta(a=a, b=b).ppf(u) - betaincinv(a, b, u))) < 1e-6
+
+
 def test_licence_level_defaults_are_stochastically_ordered():
     """What makes 'stricter never lowers the shortfall' hold draw by draw: each level's approval
     quantiles lie below the laxer level's, and its delay quantiles above."""
@@ -141,7 +154,7 @@ SETTINGS = hsettings(max_examples=40, deadline=None)
 def test_shortfall_between_zero_and_demand_and_bands_ordered(params, horizon, seed):
     x = sample(params, 300, seed)
     paths = simulate(x, horizon)
-    consumption = x["baseline_consumption_t"][:, None]
+    consumption = x["baseline_consumption_t"][None, :]
     assert np.all(paths.unmet_t >= 0)
     assert np.all(paths.unmet_t <= consumption * (1 + 1e-12) + 1e-9)
     assert np.all((paths.share >= 0) & (paths.share <= 1 + 1e-12))
@@ -190,9 +203,9 @@ def test_more_stock_cover_never_raises_shortfall(params, s1, s2, seed):
             "stock_cover_months", Fixed(value=cover), "r", "c", "t")}
         x = sample(p, 300, seed)
         unmet = simulate(x, 24).unmet_t
-        out.append((unmet.sum(axis=1).mean(), unmet))
+        out.append((unmet.sum(axis=0).mean(), unmet))
     assert out[1][0] <= out[0][0] * (1 + 1e-9) + 1e-9
-    assert np.all(out[1][1].sum(axis=1) <= out[0][1].sum(axis=1) + 1e-6)
+    assert np.all(out[1][1].sum(axis=0) <= out[0][1].sum(axis=0) + 1e-6)
 
 
 @SETTINGS
@@ -302,3 +315,11 @@ def test_matrix_has_zero_rows_where_the_measure_does_not_reach_and_ranks():
 
 def test_sampling_order_covers_every_sampled_parameter():
     assert set(SAMPLED_ORDER) == set(PARAMETERS) - {"horizon_months"}
+
+
+@SETTINGS
+@given(parameter_sets(), st.integers(1, 36), st.integers(0, 2**32 - 1))
+def test_cumulative_shortcut_equals_the_summed_path(params, horizon, seed):
+    x = sample(params, 200, seed)
+    assert cumulative_unmet(x, horizon) == pytest.approx(
+        simulate(x, horizon).unmet_t.sum(axis=0), rel=1e-9, abs=1e-6)

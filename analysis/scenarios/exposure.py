@@ -85,14 +85,18 @@ def _median(param: ResolvedParameter) -> float:
 
 def exposure_matrix(spec: ScenarioSpec, measures: list[Measure], commodities: dict[str, Commodity],
                     importers: list[str], flows: pl.DataFrame, production: pl.DataFrame,
-                    revision: str, *, as_of: date, draws: int, seed: int) -> pl.DataFrame:
+                    revision: str, *, as_of: date, draws: int, seed: int,
+                    in_force_only: bool = True) -> pl.DataFrame:
     """Every measure in force on ``as_of`` (with a licence level) x importer x commodity it
-    covers, ranked by expected cumulative shortfall (t) and by value at risk (USD)."""
+    covers, ranked by expected cumulative shortfall (t) and by value at risk (USD).
+    ``in_force_only=False`` keeps measures of any status ("if it bit again")."""
     rows = []
     horizon = spec.horizon()
+    own = {i: flows.filter((pl.col("reporter_iso3") == i) | (pl.col("partner_iso3") == i))
+           for i in importers}
     for measure in measures:
         status = measure.status_on(as_of)
-        if status != "in_force" or not modelled(measure):
+        if (in_force_only and status != "in_force") or not modelled(measure):
             continue
         for cid in measure.commodities:
             for importer in importers:
@@ -101,7 +105,7 @@ def exposure_matrix(spec: ScenarioSpec, measures: list[Measure], commodities: di
                        "licence_level": measure.licence_level, "note": None}
                 try:
                     params, applies = resolve_for(spec, measure, commodities[cid], importer,
-                                                  flows, production, revision)
+                                                  own[importer], production, revision)
                 except ChokeholdError as exc:
                     rows.append({**row, "applies": measure.applies_to(importer)
                                  and importer != measure.issuer_iso3, "note": str(exc)})

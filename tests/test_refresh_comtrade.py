@@ -1,0 +1,113 @@
+"""The refresh with the real Comtrade connector against a flaky loopback Comtrade look-alike:
+the same warehouse as from a clean server, retries counted, the key never written anywhere,
+and a Comtrade outage that leaves the other sources publishing."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("chokehold.pipelines.comtrade",
+                    reason="the Comtrade connector (pipelines/comtrade.py, issue 3) is not merged")
+
+from chokehold.pipelines.refresh import refresh_warehouse  # noqa: E402
+from fakesources import months, register, write_fx  # noqa: E402
+from fakesources.comtrade_api import app  # noqa: E402
+from faultserver import FAULTS, FaultServer  # noqa: E402
+
+from chokehold.config import load_settings  # noqa: E402
+from chokehold.warehouse import open_warehouse  # noqa: E402
+
+SENTINEL = "SENTINEL-COMTRADE-KEY-5d1c"
+# Three reporters, two lines, one flow, twelve months: the keyless preview endpoint (500 rows a
+# call) must split this into dozens of requests, so every kind of fault gets its turn.
+QUERY = {"reporters": "JPN,KOR,USA", "partners": "all", "hs": "280530,284690",
+         "years": "2023", "freq": "M"}
+
+
+@pytest.fixture(autouse=True)
+def _fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Back off 10 ms instead of 1 s between retries (the fetch layer's default), to keep the
+    test fast; Retry-After from the server is still honoured."""
+    from chokehold.pipelines import _http  # noqa: PLC0415
+
+    real_init = _http.Fetcher.__init__
+
+    def init(self, *args, **kwargs) -> None:
+        real_init(self, *args, **{"backoff_initial_s": 0.01, **kwargs})
+
+    monkeypatch.setattr(_http.Fetcher, "__init__", init)
+
+
+@pytest.fixture(scope="module")
+def reference_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A warehouse holding only the reference tables (country codes) the connector needs."""
+    root = tmp_path_factory.mktemp("reference") / "wh"
+    refresh_warehouse(load_settings(warehouse=root / "warehouse.duckdb"), ["reference"])
+    return root
+
+
+def settings_for(root: Path, reference: Path, server: FaultServer, **extra):
+    shutil.copytree(reference, root / "wh")
+    values = {"warehouse": root / "wh" / "warehouse.duckdb", "raw_dir": root / "raw",
+              "comtrade_base_url": server.url, "comtrade_min_interval_s": 0.0,
+              "http_timeout_s": 0.3, "http_max_retries": 8}
+    return load_settings(**{**values, **extra})
+
+
+def comtrade_rows(warehouse: Path) -> list[tuple]:
+    with open_warehouse(warehouse, read_only=True) as con:
+        return con.execute("SELECT reporter_iso3, partner_iso3, flow, period, hs_code, "
+                           "value_usd, qty FROM trade_flows WHERE source = 'comtrade' "
+                           "ORDER BY ALL").fetchall()
+
+
+def test_flaky_comtrade_gives_the_same_warehouse(tmp_path: Path, reference_warehouse) -> None:
+    with FaultServer(app, rate=0.0) as clean:
+        settings = settings_for(tmp_path / "clean", reference_warehouse, clean)
+        refresh_warehouse(settings, ["comtrade"], QUERY)
+    expected = comtrade_rows(settings.warehouse)
+    # reporters x partners (World dropped) x lines x flows (M, X, RX) x months
+    assert len(expected) == 3 * 5 * 2 * 3 * 12
+    with FaultServer(app, rate=0.25, seed=11) as flaky:
+        settings = settings_for(tmp_path / "flaky", reference_warehouse, flaky)
+        outcome = refresh_warehouse(settings, ["comtrade"], QUERY)
+    faults = sum(flaky.stats[f] for f in FAULTS)
+    assert set(FAULTS) <= set(flaky.stats), flaky.stats
+    assert 0.2 <= faults / flaky.stats.total() <= 0.3
+    assert comtrade_rows(settings.warehouse) == expected
+    assert len(set(comtrade_rows(settings.warehouse))) == len(expected)
+    assert outcome.status == "ok" and outcome.sources[0].stats.retries == faults
+
+
+def test_comtrade_key_never_written(tmp_path: Path, reference_warehouse, monkeypatch,
+                                    capsys) -> None:
+    register(monkeypatch)
+    folder = write_fx(tmp_path / "in", months(2024, 3))
+    options = {**QUERY, "path": [folder]}
+    with FaultServer(app, rate=0.5, seed=5) as flaky:
+        settings = settings_for(tmp_path, reference_warehouse, flaky,
+                                comtrade_api_key=SENTINEL)
+        refresh_warehouse(settings, ["comtrade", "tinyfx"], options)
+    with FaultServer(app, down_prefixes=("/data",)) as down:
+        settings = load_settings(**{**settings.model_dump(), "comtrade_base_url": down.url,
+                                    "http_max_retries": 1, "comtrade_api_key": SENTINEL})
+        write_fx(folder, months(2024, 4))
+        outcome = refresh_warehouse(settings, ["comtrade", "tinyfx"],
+                                    {**options, "years": "2024"}, allow_partial=True)
+    assert outcome.status == "partial" and outcome.stale_sources == ["comtrade"]
+    assert any(h.get("Ocp-Apim-Subscription-Key") == SENTINEL for _, _, h in flaky.requests)
+    written = [p for root in (settings.warehouse.parent, settings.raw_dir)
+               for p in root.rglob("*") if p.is_file() and p.suffix != ".duckdb"]
+    assert written and [str(p) for p in written if SENTINEL.encode() in p.read_bytes()] == []
+    with open_warehouse(settings.warehouse, read_only=True) as con:
+        columns = con.execute("SELECT table_name, column_name FROM information_schema.columns "
+                              "WHERE data_type LIKE 'VARCHAR%'").fetchall()
+        leaks = [(t, c) for t, c in columns if con.execute(
+            f'SELECT count(*) FROM "{t}" WHERE "{c}"::VARCHAR LIKE ?',
+            [f"%{SENTINEL}%"]).fetchall()[0][0]]
+    assert leaks == []
+    digest = (settings.vintages_dir / outcome.vintage_id / "digest.md").read_text()
+    assert "**Stale sources**" in digest and "comtrade" in digest

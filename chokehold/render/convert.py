@@ -144,7 +144,7 @@ def _pandoc_args(fmt: Format, options: dict, project_dir: Path, workdir: Path) -
     def path_of(value: str) -> str:
         return str((project_dir / value).resolve())
 
-    args = ["--standalone", f"--resource-path={workdir}:{project_dir}"]
+    args = ["--standalone", "--wrap=none", f"--resource-path={workdir}:{project_dir}"]
     if fmt.name == "html":
         args += ["--to=html5", "--embed-resources"]
         if options.get("toc"):

@@ -9,11 +9,13 @@ reset, while imported modules and the warehouse connection they hold stay warm.
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import nbformat
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
@@ -107,11 +109,14 @@ class Kernel:
     def execute(self, doc: QmdDocument, params: dict[str, Any],
                 targets: set[str] | None = None) -> Executed:
         nb, where = notebook_of(doc, params, targets)
-        client = NotebookClient(nb, km=self.km, kc=self.kc, kernel_name="python3",
-                                timeout=self.timeout_s, startup_timeout=120,
-                                allow_errors=False, record_timing=False)
+        client = NotebookClient(nb, km=self.km, kernel_name="python3", timeout=self.timeout_s,
+                                startup_timeout=120, allow_errors=False, record_timing=False)
+        client.kc = self.kc
         try:
             if self.km is None:
+                self._sockets = tempfile.TemporaryDirectory(prefix="chokehold-kernel-")
+                client.km = AsyncKernelManager(kernel_name="python3", transport="ipc",
+                                               ip=str(Path(self._sockets.name) / "kernel"))
                 client.execute(cleanup_kc=False, env=kernel_env(self.settings),
                                cwd=str(self.cwd))
                 self.km, self.kc = client.km, client.kc
@@ -141,6 +146,7 @@ class Kernel:
             run_sync(self.km.shutdown_kernel)(now=True)
         finally:
             self.km = self.kc = None
+            self._sockets.cleanup()
 
     def __enter__(self) -> Kernel:
         return self

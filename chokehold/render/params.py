@@ -7,6 +7,7 @@ with a message that lists the valid values.
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from typing import Any
 
@@ -90,6 +91,7 @@ def check(values: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
     if "importer" in out:
         importers = set(data.query("SELECT DISTINCT reporter_iso3 FROM trade_flows "
                                    "WHERE flow = 'import'")["reporter_iso3"])
+        logging.getLogger("country_converter").setLevel(logging.ERROR)
         try:
             out["importer"] = resolve_iso3(str(out["importer"]), importers)
         except UnknownValueError as exc:

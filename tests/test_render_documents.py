@@ -16,9 +16,9 @@ from pptx import Presentation
 from pptx.enum.shapes import MSO_SHAPE_TYPE
 from pypdf import PdfReader
 
-from chokehold.controls import load_registry
 from chokehold.commodities import load_commodities
-from chokehold.render.engine import Job
+from chokehold.controls import load_registry
+from chokehold.render.engine import Job, Renderer
 from chokehold.warehouse import open_warehouse
 
 DOCUMENTS = ["control-exposure", "price-gap", "briefing", "monthly-digest"]

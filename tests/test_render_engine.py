@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections import Counter
 import stat
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -62,7 +62,7 @@ def test_parse_qmd_reads_cells_options_and_defaults() -> None:
 
 def test_parameters_are_injected_after_the_parameters_cell() -> None:
     doc = parse_qmd(REPORTS / "briefing.qmd")
-    nb, where = notebook_of(doc, {**doc.defaults(), "importer": "KOR"})
+    nb, _where = notebook_of(doc, {**doc.defaults(), "importer": "KOR"})
     tags = [c.metadata["tags"] for c in nb.cells]
     first = tags.index(["parameters"])
     assert tags[first + 1] == ["injected-parameters"]

@@ -50,14 +50,14 @@ def render(
         raise typer.BadParameter(f"{engine!r}: choose auto, builtin or quarto", param_hint="--engine")
     if all_ == (report is not None):
         raise typer.BadParameter("give a REPORT or --all (not both)")
-    from chokehold.render.engine import Job, Renderer, Result  # noqa: PLC0415 (slow imports)
-    from chokehold.render.params import split_assignments  # noqa: PLC0415
+    from chokehold.render.engine import Job, Renderer, Result
+    from chokehold.render.params import split_assignments
 
     formats = [f.strip() for f in to.split(",") if f.strip()] if to else None
     console = Console(stderr=True)
     with Renderer(settings_of(ctx), out, engine) as renderer:  # type: ignore[arg-type]
         if all_:
-            from chokehold.render.matrix import expand, load_matrix  # noqa: PLC0415
+            from chokehold.render.matrix import expand, load_matrix
             jobs = [renderer.prepare(Job(j.report, j.params, formats or j.formats))
                     for j in expand(load_matrix(matrix))]
         else:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import base64
 import io
 from dataclasses import dataclass, field
-from functools import cache
 from datetime import date
+from functools import cache
 from importlib.resources import files
 from typing import Any, Literal
 
@@ -82,7 +82,7 @@ class Chart:
     percent: bool = False
 
     def plotly(self) -> Any:
-        import plotly.graph_objects as go  # noqa: PLC0415
+        import plotly.graph_objects as go
 
         fig = go.Figure()
         for n, s in enumerate(self.series):
@@ -123,10 +123,10 @@ class Chart:
         return fig
 
     def png(self, width_in: float = 9.0, height_in: float = 4.6, dpi: int = 150) -> bytes:
-        import matplotlib  # noqa: PLC0415
+        import matplotlib
         matplotlib.use("Agg")
-        import matplotlib.pyplot as plt  # noqa: PLC0415
-        from matplotlib.ticker import FuncFormatter  # noqa: PLC0415
+        import matplotlib.pyplot as plt
+        from matplotlib.ticker import FuncFormatter
 
         fig, ax = plt.subplots(figsize=(width_in, height_in), dpi=dpi)
         try:
@@ -226,7 +226,7 @@ class Table:
                           ""])
 
     def html(self) -> str:
-        from great_tables import GT  # noqa: PLC0415
+        from great_tables import GT
 
         frame = self.frame.with_columns(
             pl.col(c).list.join(", ") for c, t in self.frame.schema.items()

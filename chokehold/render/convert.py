@@ -61,7 +61,7 @@ QUARTO_NAMES = {f.quarto: f.name for f in FORMATS.values()}
 def format_named(name: str) -> Format:
     key = QUARTO_NAMES.get(name, name)
     if key not in FORMATS:
-        from chokehold.errors import UnknownValueError  # noqa: PLC0415
+        from chokehold.errors import UnknownValueError
         raise UnknownValueError("format", name, FORMATS)
     return FORMATS[key]
 
@@ -186,7 +186,7 @@ def convert(executed: Executed, fmt: Format, project: dict, project_dir: Path,
     target = workdir / f"{executed.doc.name}{'.typ' if fmt.name == 'pdf' else fmt.suffix}"
     command = [pypandoc.get_pandoc_path(), str(source), "--from=markdown-implicit_figures",
                f"--output={target}", *_pandoc_args(fmt, options, project_dir, workdir)]
-    done = subprocess.run(command, cwd=workdir, capture_output=True, text=True)
+    done = subprocess.run(command, cwd=workdir, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise ConversionError(f"pandoc could not write {fmt.name} for {executed.doc.name}: "
                               f"{done.stderr.strip()}")

@@ -108,7 +108,7 @@ def import_flows(importer: str, commodity: str, until: date) -> pl.DataFrame:
 def dependence(importer: str, commodity: str, until: date,
                supplier: str = SUPPLIER) -> pl.DataFrame:
     """Per year: the supplier's share of the importer's imports (value basis), totals, HHI."""
-    from chokehold.analysis.shares import hhi, partner_shares, supplier_share  # noqa: PLC0415
+    from chokehold.analysis.shares import hhi, partner_shares, supplier_share
 
     shares = partner_shares(import_flows(importer, commodity, until))
     if shares.is_empty():
@@ -124,7 +124,7 @@ def dependence(importer: str, commodity: str, until: date,
 
 def partner_table(importer: str, commodity: str, year: int, top: int = 8) -> pl.DataFrame:
     """The importer's largest suppliers in ``year``: partner, value (USD), share."""
-    from chokehold.analysis.shares import partner_shares  # noqa: PLC0415
+    from chokehold.analysis.shares import partner_shares
 
     flows = import_flows(importer, commodity, date(year, 12, 31)).filter(
         pl.col("period").dt.year() == year)
@@ -304,6 +304,6 @@ def git_revision() -> str:
                                 "--untracked-files=no"], capture_output=True, text=True,
                                check=True, timeout=10).stdout
     except (OSError, subprocess.SubprocessError):
-        from importlib.metadata import version  # noqa: PLC0415
+        from importlib.metadata import version
         return f"chokehold {version('chokehold')} (not a git checkout)"
     return head.strip() + ("+dirty" if dirty.strip() else "")

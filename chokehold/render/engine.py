@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import yaml
 
@@ -168,7 +168,7 @@ class Renderer:
         done = subprocess.run(
             ["quarto", "render", str(job.doc.path), "--to", fmt.quarto, *params,
              "--output", target, "--output-dir", str(workdir)],
-            cwd=self.reports_dir, env=env, capture_output=True, text=True)
+            cwd=self.reports_dir, env=env, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise ChokeholdError(f"quarto render {job.doc.path.name} --to {fmt.quarto} failed: "
                                  f"{done.stderr.strip()[-2000:]}")
@@ -192,7 +192,7 @@ class Renderer:
     def close(self) -> None:
         self.kernel.close()
 
-    def __enter__(self) -> Renderer:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -12,7 +12,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import nbformat
 from jupyter_client.manager import AsyncKernelManager
@@ -140,7 +140,7 @@ class Kernel:
     def close(self) -> None:
         if self.km is None:
             return
-        from jupyter_core.utils import run_sync  # noqa: PLC0415
+        from jupyter_core.utils import run_sync
         try:
             self.kc.stop_channels()
             run_sync(self.km.shutdown_kernel)(now=True)
@@ -148,7 +148,7 @@ class Kernel:
             self.km = self.kc = None
             self._sockets.cleanup()
 
-    def __enter__(self) -> Kernel:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -68,7 +68,7 @@ def coerce(doc: QmdDocument, given: dict[str, Any]) -> dict[str, Any]:
     defaults = doc.defaults()
     unknown = set(given) - set(defaults)
     if unknown:
-        raise UnknownValueError(f"parameter of {doc.name}", sorted(unknown)[0], defaults)
+        raise UnknownValueError(f"parameter of {doc.name}", min(unknown), defaults)
     values = dict(defaults)
     for name, raw in given.items():
         values[name] = _coerce(name, raw, defaults[name])

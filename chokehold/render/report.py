@@ -17,8 +17,19 @@ from chokehold.controls import LICENCE_LEVELS, Measure
 from chokehold.render import data
 from chokehold.render.charts import Chart, Marker, Series, Table, reset_document
 
-__all__ = ["LICENCE_LEVELS", "Chart", "Marker", "Series", "Table", "Markdown", "pl", "start",
-           "pct", "usd", "num"]
+__all__ = [
+    "LICENCE_LEVELS",
+    "Chart",
+    "Markdown",
+    "Marker",
+    "Series",
+    "Table",
+    "num",
+    "pct",
+    "pl",
+    "start",
+    "usd",
+]
 
 
 @dataclass(frozen=True)

@@ -239,7 +239,7 @@ class Table:
                    and c not in self.percent]
         for column in numeric:
             gt = gt.fmt_number(columns=column, decimals=self.decimals.get(column, 0))
-        gt = gt.opt_table_font(stack="system-ui").tab_options(
+        gt = gt.sub_missing(missing_text="").opt_table_font(stack="system-ui").tab_options(
             heading_background_color=style.ACCENT_LIGHT, table_font_color=style.INK)
         return gt.as_raw_html(inline_css=False)
 

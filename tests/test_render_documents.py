@@ -79,6 +79,7 @@ def test_every_document_renders_in_every_format(rendered) -> None:
         for fmt in FORMATS:
             path = rendered[name][fmt]
             assert path.name == f"{name}{SUFFIX[fmt]}" and path.stat().st_size > 10_000, path
+            assert path.stat().st_mode & 0o044 == 0o044, "outputs are readable like any file"
     assert not list(next(iter(rendered.values()))["html"].parent.glob("*.partial"))
 
 

@@ -23,6 +23,7 @@ from chokehold.render import style
 
 _plotly_js_sent = False
 _targets: set[str] = {"text/html", "image/png"}
+_plotly_marker = False
 
 
 def reset_document() -> None:
@@ -31,14 +32,17 @@ def reset_document() -> None:
     _plotly_js_sent = False
 
 
-def set_targets(targets: set[str] | None) -> None:
+def set_targets(targets: set[str] | None, plotly_marker: bool = False) -> None:
     """The MIME types the requested formats will use; charts skip drawing the others.
 
     Our renderer knows the formats before it executes a document; Quarto does not say, so
-    by default both the plotly HTML and the PNG are drawn.
+    by default both the plotly HTML and the PNG are drawn. With ``plotly_marker`` the first
+    chart carries :data:`PLOTLY_MARKER` instead of the 4.6 MB plotly.js, which our renderer
+    puts in after pandoc (so the bundle never travels through the kernel or pandoc).
     """
-    global _targets
+    global _targets, _plotly_marker
     _targets = set(targets) if targets else {"text/html", "image/png"}
+    _plotly_marker = plotly_marker
 
 
 PLOTLY_MARKER = "<!-- chokehold: plotly.js -->"
@@ -172,7 +176,7 @@ class Chart:
         global _plotly_js_sent
         script = ""
         if not _plotly_js_sent:
-            script = plotly_script() + "\n"
+            script = (PLOTLY_MARKER if _plotly_marker else plotly_script()) + "\n"
             _plotly_js_sent = True
         div = self.plotly().to_html(full_html=False, include_plotlyjs=False,
                                     config={"displaylogo": False, "responsive": True})

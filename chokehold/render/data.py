@@ -169,9 +169,14 @@ def production_share(commodity: str, country: str, until: date) -> pl.DataFrame:
         GROUP BY ALL ORDER BY year""", [country, country, commodity, until.year])
 
 
-def price_series(commodity: str, markets: list[str] | None = None,
+def price_series(commodity: str, markets: list[str] | str | None = None,
                  start: date | None = None, end: date | None = None) -> pl.DataFrame:
-    """Price observations as published (own currency and unit), oldest first."""
+    """Price observations as published (own currency and unit), oldest first.
+
+    ``markets`` may be one comma-separated string, as Quarto's ``-P markets:a,b`` passes it.
+    """
+    if isinstance(markets, str):
+        markets = [m.strip() for m in markets.split(",") if m.strip()]
     frame = query("""
         SELECT series_id, market, date, value, currency, unit, vat_included, source, vintage
         FROM prices WHERE commodity = ? AND date BETWEEN ? AND ? ORDER BY market, date""",

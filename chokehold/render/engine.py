@@ -104,6 +104,12 @@ def prepare(job: Job, reports_dir: Path = REPORTS_DIR) -> Prepared:
     return Prepared(doc, params, formats, job.name or output_name(doc, params))
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def publish(files: dict[Path, Path]) -> list[Path]:
     """Move finished files to their final names: staged beside the target, then renamed."""
     staged = []
@@ -114,6 +120,7 @@ def publish(files: dict[Path, Path]) -> list[Path]:
                                             dir=target.parent)
             os.close(handle)
             shutil.copyfile(source, temp)
+            os.chmod(temp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs are ordinary files
             staged.append((Path(temp), target))
         for temp, target in staged:
             os.replace(temp, target)

@@ -29,7 +29,7 @@ matplotlib.use('Agg')
 import matplotlib.pyplot
 matplotlib.pyplot.close('all')
 import chokehold.render.charts
-chokehold.render.charts.set_targets(%r)
+chokehold.render.charts.set_targets(%r, plotly_marker=True)
 chokehold.render.charts.reset_document()
 """
 INLINE = '''

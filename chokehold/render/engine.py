@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Self
@@ -27,7 +28,7 @@ from chokehold.config import PROJECT_ROOT, Settings
 from chokehold.errors import ChokeholdError, UnknownValueError
 from chokehold.render import data
 from chokehold.render.convert import FORMATS, Format, convert, format_named
-from chokehold.render.kernel import Kernel
+from chokehold.render.kernel import Executed, Kernel
 from chokehold.render.params import check, coerce
 from chokehold.render.qmd import QmdDocument, parse_qmd
 
@@ -151,18 +152,34 @@ class Renderer:
 
     def render(self, job: Prepared) -> Result:
         """Execute once, write every format in a private folder, then publish them together."""
+        return self._finish(job, *self._execute(job))
+
+    def _execute(self, job: Prepared) -> tuple[Executed | None, Path, float]:
+        """Run the document in the kernel (builtin engine); Quarto runs it in ``_finish``."""
         started = time.perf_counter()
-        with tempfile.TemporaryDirectory(prefix=f"chokehold-{job.name}-") as work:
-            workdir = Path(work)
-            if self.engine == "builtin":
-                executed = self.kernel.execute(job.doc, job.params,
-                                               {fmt.chart_mime for fmt in job.formats})
+        workdir = Path(tempfile.mkdtemp(prefix=f"chokehold-{job.name}-"))
+        try:
+            executed = self.kernel.execute(job.doc, job.params,
+                                           {fmt.chart_mime for fmt in job.formats}) \
+                if self.engine == "builtin" else None
+        except BaseException:
+            shutil.rmtree(workdir, ignore_errors=True)
+            raise
+        return executed, workdir, started
+
+    def _finish(self, job: Prepared, executed: Executed | None, workdir: Path,
+                started: float) -> Result:
+        """Write every format into the work folder, publish them together, clean up."""
+        try:
+            if executed is not None:
                 made = {convert(executed, fmt, self.project, self.reports_dir, workdir):
                         self.out_dir / f"{job.name}{fmt.suffix}" for fmt in job.formats}
             else:
                 made = {self._quarto(job, fmt, workdir): self.out_dir / f"{job.name}{fmt.suffix}"
                         for fmt in job.formats}
             outputs = publish(made)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
         return Result(job.name, outputs, time.perf_counter() - started)
 
     def _quarto(self, job: Prepared, fmt: Format, workdir: Path) -> Path:
@@ -183,18 +200,35 @@ class Renderer:
 
     def render_many(self, jobs: Iterable[Prepared],
                     progress: Callable[[Result], None] | None = None) -> list[Result]:
-        """Render each document in turn; a failure is recorded and the batch goes on."""
-        results = []
-        for job in jobs:
-            started = time.perf_counter()
+        """Render each document in turn; a failure is recorded and the batch goes on.
+
+        While the kernel executes a document, a worker thread converts and publishes the
+        previous one (pandoc and typst run outside the kernel), so the two overlap.
+        """
+        def failed(job: Prepared, started: float, exc: Exception) -> Result:
+            return Result(job.name, [], time.perf_counter() - started, str(exc))
+
+        def finish(job: Prepared, executed: Executed | None, workdir: Path,
+                   started: float) -> Result:
             try:
-                result = self.render(job)
-            except ChokeholdError as exc:
-                result = Result(job.name, [], time.perf_counter() - started, str(exc))
-            results.append(result)
+                result = self._finish(job, executed, workdir, started)
+            except (ChokeholdError, OSError) as exc:
+                result = failed(job, started, exc)
             if progress:
                 progress(result)
-        return results
+            return result
+
+        slots: list[Future[Result] | Result] = []
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            for job in jobs:
+                started = time.perf_counter()
+                try:
+                    slots.append(pool.submit(finish, job, *self._execute(job)))
+                except ChokeholdError as exc:
+                    slots.append(failed(job, started, exc))
+                    if progress:
+                        progress(slots[-1])
+        return [s.result() if isinstance(s, Future) else s for s in slots]
 
     def close(self) -> None:
         self.kernel.close()

@@ -54,7 +54,7 @@ def test_parse_qmd_reads_cells_options_and_defaults() -> None:
     assert doc.meta["format"] == {"html": "default", "typst": "default"}
     assert doc.defaults() == {"control": "cn-2025-18-medium-heavy-rare-earths",
                               "importer": "JPN", "commodity": "rare_earths",
-                              "scenario": "central", "as_of": "2025-12-01"}
+                              "scenario": "base", "as_of": "2025-12-01"}
     hidden = [c for c in doc.cells if c.kind == "code" and c.options.get("include") is False]
     assert len(hidden) == 1
     assert "m.title" in doc.inline_expressions()
@@ -83,7 +83,7 @@ def test_split_assignments_takes_cli_and_quarto_forms() -> None:
     ("control-exposure", {"importer": "Atlantis"}, "unknown importer 'Atlantis'; valid: ABW"),
     ("control-exposure", {"commodity": "unobtainium"},
      "unknown commodity 'unobtainium'; valid: antimony"),
-    ("control-exposure", {"scenario": "doom"}, "unknown scenario 'doom'; valid: central"),
+    ("control-exposure", {"scenario": "doom"}, "unknown scenario 'doom'; valid: base, tight"),
     ("control-exposure", {"as_of": "1990-01-01"},
      "as_of 1990-01-01 is before the data: trade_flows starts 1995-01-01"),
     ("control-exposure", {"as_of": "yesterday"}, "'as_of' must be a date"),

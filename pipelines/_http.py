@@ -50,6 +50,7 @@ class FetchError(ChokeholdError):
         kept = f" (raw response kept at {raw_path})" if raw_path else ""
         super().__init__(f"{url}: {message}{kept}")
         self.url, self.status, self.raw_path, self.body = url, status, raw_path, body
+        self.reason = message
 
 
 class _Retryable(Exception):

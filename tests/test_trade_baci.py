@@ -7,9 +7,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from chokehold.pipelines import baci
 
 from chokehold.errors import DataError
-from chokehold.pipelines import baci
 from chokehold.warehouse import open_warehouse, read_query
 
 COUNTRIES = """country_code,country_name,country_iso2,country_iso3
@@ -73,7 +73,7 @@ def test_csv_years_load_with_units_codes_and_taiwan(warehouse_copy: Path, tmp_pa
 
 
 def test_zip_release_loads_the_same_and_is_idempotent(warehouse_copy: Path, tmp_path: Path):
-    paths = write_release(tmp_path / "rel")
+    write_release(tmp_path / "rel")
     archive = tmp_path / "BACI_HS17_V202501.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
         for p in (tmp_path / "rel").iterdir():

@@ -14,7 +14,7 @@ TABLES = ("trade_flows_national", "usgs_salient")
 # are matched within their own revision only (national codes by their first six digits), so a
 # group is never compared across revisions silently. World totals are never in trade_flows.
 # Quantities are summed in tonnes only (rows in other units give a null qty). `months` counts
-# the months behind a year of monthly data (12 = complete).
+# the months behind a year of monthly data (12 = complete; annual data count as 12).
 SHARES_VIEW = """
 CREATE OR REPLACE VIEW trade_shares_annual AS
 WITH lines AS (
@@ -22,7 +22,8 @@ WITH lines AS (
            year(f.period) AS year, f.partner_iso3,
            sum(f.value_usd) AS value_usd,
            sum(CASE WHEN f.qty_unit = 't' THEN f.qty END) AS qty_t,
-           count(DISTINCT CASE WHEN f.freq = 'M' THEN f.period END) AS months
+           CASE WHEN bool_or(f.freq = 'A') THEN 12
+                ELSE count(DISTINCT f.period) END AS months
     FROM trade_flows f
     JOIN commodity_hs h ON h.hs_revision = f.hs_revision AND h.hs_code = left(f.hs_code, 6)
     WHERE f.flow = 'import'

@@ -18,8 +18,8 @@ from typing import Literal
 
 import duckdb
 import polars as pl
-
 from chokehold.analysis.shares import BASIS_COLUMN, Basis
+
 from chokehold.errors import ChokeholdError
 
 Freq = Literal["annual", "monthly", "rolling12"]
@@ -72,14 +72,13 @@ def _sum_or_null(expr: pl.Expr) -> pl.Expr:
 
 def _periodise(flows: pl.DataFrame, freq: Freq) -> pl.DataFrame:
     """Flows re-dated to the reporting period; rolling12 ends each window at a month."""
+    flows = flows.with_columns(pl.col("period").alias("_month"))
     if freq == "monthly":
         if (flows["freq"] != "M").any():
             raise ChokeholdError("monthly shares need monthly data (this source is annual)")
-        return flows.with_columns(pl.lit(1, pl.Int32).alias("months"))
+        return flows
     if freq == "annual":
-        return flows.with_columns(pl.col("period").dt.truncate("1y"),
-                                  pl.when(pl.col("freq") == "M").then(1).otherwise(12)
-                                  .cast(pl.Int32).alias("months"))
+        return flows.with_columns(pl.col("period").dt.truncate("1y"))
     if (flows["freq"] != "M").any():
         raise ChokeholdError("rolling 12-month shares need monthly data (this source is annual)")
     ends = flows.select("period").unique()
@@ -87,8 +86,7 @@ def _periodise(flows: pl.DataFrame, freq: Freq) -> pl.DataFrame:
                                            .alias("month"), pl.col("period").alias("end"))
                          for k in range(12)])
     return (flows.join(windows, left_on="period", right_on="month", how="inner")
-            .drop("period").rename({"end": "period"})
-            .with_columns(pl.lit(1, pl.Int32).alias("months")))
+            .drop("period").rename({"end": "period"}))
 
 
 def import_shares(flows: pl.DataFrame, basis: Basis = "value", freq: Freq = "annual"
@@ -104,10 +102,9 @@ def import_shares(flows: pl.DataFrame, basis: Basis = "value", freq: Freq = "ann
     summed = data.group_by([*GROUP, "partner_iso3"]).agg(
         pl.col("value_usd").sum(),
         _sum_or_null(pl.when(pl.col("qty_unit") == "t").then(pl.col("qty"))).alias("qty"),
-        pl.col("months").max().alias("_m"),
     )
     months = data.group_by(list(GROUP)).agg(
-        pl.when(pl.col("freq") == "M").then(pl.col("period")).n_unique().alias("_mm"),
+        pl.col("_month").filter(pl.col("freq") == "M").n_unique().alias("_mm"),
         (pl.col("freq") == "A").any().alias("_annual"))
     total = pl.col(column).sum().over(list(GROUP))
     out = summed.join(months, on=list(GROUP)).with_columns(

@@ -315,7 +315,8 @@ class Client:
             except FetchError as exc:
                 what = (f"Comtrade answered HTTP {exc.status}: {error_text(exc)}"
                         if exc.status and exc.status >= 400 else
-                        f"{exc.reason}; the answer began {error_text(exc)[:80]!r}")
+                        exc.reason + (f"; the answer began {error_text(exc)[:80]!r}"
+                                      if exc.body else ""))
                 kept = f" (raw response kept at {exc.raw_path})" if exc.raw_path else ""
                 raise DataError(what + kept, source=exc.url) from None
             payload = raw.json()

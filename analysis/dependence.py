@@ -215,13 +215,14 @@ def reroute_signal(shares: pl.DataFrame, control_date: date, supplier: str = "CH
 
 
 def global_screen(con: duckdb.DuckDBPyConnection, year: int, *, source: str = "baci",
-                  hs_revision: str | None = None, demand: pl.DataFrame | None = None
-                  ) -> pl.DataFrame:
+                  hs_revision: str | None = None, demand: pl.DataFrame | None = None,
+                  limit: int | None = None) -> pl.DataFrame:
     """Every importer x HS6 line of one year: HHI, top supplier and share, EC 2021 flags.
 
     Runs in DuckDB over trade_flows (BACI rows are one per importer, exporter and line).
     ``demand`` (importer_iso3, hs_code, demand_usd), where known, gives the import-dependence
-    criterion; without it that criterion is null and not applied to ``dependent``.
+    criterion; without it that criterion is null and not applied to ``dependent``. Rows come
+    largest imports first; ``limit`` keeps only the first rows.
     """
     revisions = [r[0] for r in con.execute(
         "SELECT DISTINCT hs_revision FROM trade_flows WHERE source = ? AND flow = 'import' "
@@ -239,13 +240,17 @@ def global_screen(con: duckdb.DuckDBPyConnection, year: int, *, source: str = "b
                    "AND d.hs_code = s.hs_code" if demand is not None else "")
     demand_col = "s.imports_usd / nullif(d.demand_usd, 0)" if demand is not None else "NULL"
     sql = f"""
-    WITH f AS (
-        SELECT reporter_iso3 AS importer, partner_iso3 AS exporter, left(hs_code, 6) AS hs,
-               sum(value_usd) AS v
-        FROM trade_flows
+    WITH year_flows AS (
+        SELECT reporter_iso3, partner_iso3, hs_code, value_usd FROM trade_flows
         WHERE source = $source AND hs_revision = $rev AND flow = 'import' AND freq = 'A'
           AND period = make_date($year, 1, 1)
-        GROUP BY ALL
+    ), f AS (  -- six-digit rows are unique per importer, exporter and line (the primary key)
+        SELECT reporter_iso3 AS importer, partner_iso3 AS exporter, hs_code AS hs,
+               value_usd AS v
+        FROM year_flows WHERE length(hs_code) = 6
+        UNION ALL
+        SELECT reporter_iso3, partner_iso3, left(hs_code, 6), sum(value_usd)
+        FROM year_flows WHERE length(hs_code) > 6 GROUP BY ALL
     ), imp AS (
         SELECT importer, hs, sum(v) AS imports_usd, sum(v * v) AS sq, count(*) AS suppliers,
                arg_max(exporter, v) AS top_supplier, max(v) AS top_v
@@ -273,13 +278,14 @@ def global_screen(con: duckdb.DuckDBPyConnection, year: int, *, source: str = "b
            {demand_col} > {EC_IMPORT_DEPENDENCE_THRESHOLD} AS flag_import_dependence,
            coalesce(s.imports_usd / nullif(s.own_exports_usd, 0) >
                     {EC_IMPORTS_TO_EXPORTS_THRESHOLD}, s.own_exports_usd = 0)
-             AS flag_low_substitutability
+             AS flag_low_substitutability,
+           flag_concentration AND flag_low_substitutability
+             AND coalesce(flag_import_dependence, TRUE) AS dependent
     FROM s {demand_join}
+    ORDER BY s.imports_usd DESC
+    {f"LIMIT {int(limit)}" if limit else ""}
     """
     screen = con.sql(sql, params={"source": source, "rev": hs_revision, "year": year}).pl()
     if demand is not None:
         con.unregister("_screen_demand")
-    return screen.with_columns(
-        (pl.col("flag_concentration") & pl.col("flag_low_substitutability")
-         & pl.col("flag_import_dependence").fill_null(True)).alias("dependent"),
-    ).sort("imports_usd", descending=True)
+    return screen

@@ -101,7 +101,8 @@ def screen(
     """Every importer x HS6 line of a year: HHI, top supplier, EC SWD(2021) 352 flags
     (HHI > 0.4; imports > 50% of demand where known; imports / own exports > 1)."""
     with open_read(ctx) as con:
-        table = dependence.global_screen(con, year, source=source, hs_revision=revision)
+        table = dependence.global_screen(con, year, source=source, hs_revision=revision,
+                                         limit=None if importer or dependent_only else top)
         if importer:
             table = table.filter(pl.col("importer_iso3") == _importer(con, importer, source))
     if dependent_only:

@@ -125,7 +125,9 @@ def find_bulk_files(paths: Sequence[Path], workdir: Path) -> BulkFiles:
         raise DataError(f"files from several releases/revisions {sorted(releases)}; "
                         "load one at a time", source=", ".join(map(str, paths)))
     ((revision, version),) = releases
-    country = next((p for p in files if COUNTRY_FILE.search(p.name)), None)
+    countries = sorted((p for p in files if COUNTRY_FILE.search(p.name)),  # same release first
+                       key=lambda p: COUNTRY_FILE.search(p.name).group(1) != version)
+    country = countries[0] if countries else None
     product = next((p for p in files if (m := PRODUCT_FILE.search(p.name))
                     and m.group(1) == revision), None)
     return BulkFiles(tuple(years), revision, version, country, product)

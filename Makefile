@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/chokehold refresh --offline
 	$(BIN)/chokehold summary
+	$(BIN)/chokehold render --all --out reports/_output
 
 ## test: the whole suite, offline
 test: $(STAMP)

@@ -18,6 +18,9 @@ SOURCES: dict[str, str] = {
     "world_mining_data": "chokehold.pipelines.world_mining_data",
     "fx": "chokehold.pipelines.fx",
     "prices": "chokehold.pipelines.prices",
+    "comtrade": "chokehold.pipelines.comtrade",
+    "japan_customs": "chokehold.pipelines.japan_customs",
+    "usgs": "chokehold.pipelines.usgs",
 }
 OFFLINE_SOURCES: tuple[str, ...] = (
     "reference", "controls", "baci", "world_mining_data", "fx", "prices",

@@ -58,3 +58,13 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real extracts not present at {SHARED_DATA} (shared/ sits beside the repo)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def renderer(built_warehouse: Path, tmp_path_factory: pytest.TempPathFactory):
+    """One report renderer (one Jupyter kernel) on the offline warehouse, for all render tests."""
+    from chokehold.render.engine import Renderer
+
+    out = tmp_path_factory.mktemp("rendered")
+    with Renderer(load_settings(warehouse=built_warehouse), out, engine="builtin") as r:
+        yield r

@@ -22,6 +22,10 @@ from chokehold.errors import DataError, WarehouseError
 from chokehold.warehouse.migrations import all_migrations
 from chokehold.warehouse.schema import TableSpec, spec
 
+Frame = pl.DataFrame | duckdb.DuckDBPyRelation
+"""What load_frame takes: a Polars frame, or a DuckDB relation on the same connection (bulk
+loads that never leave DuckDB)."""
+
 SOURCE_ROW = "_source_row"
 """Optional frame column with the row number in the source file, used in error messages."""
 
@@ -153,38 +157,50 @@ def _row_of(con: duckdb.DuckDBPyConnection, sql: str) -> int | None:
     return None if row is None else int(row[0])
 
 
-def _stage(con: duckdb.DuckDBPyConnection, table: TableSpec, frame: pl.DataFrame, origin: str) -> None:
-    """Cast the frame into a temp table ``_stage``, naming the first row that breaks the spec."""
-    missing = [c for c in table.column_names if c not in frame.columns]
-    extra = [c for c in frame.columns if c not in table.column_names and c != SOURCE_ROW]
+def _stage(con: duckdb.DuckDBPyConnection, table: TableSpec, frame: Frame, origin: str) -> None:
+    """Cast the frame into a temp table ``_stage``, naming the first row that breaks the spec.
+
+    Each kind of check is one set-wise scan computing, per column, the first failing row; a
+    column already of the spec's type is not re-parsed. Errors name the smallest failing row
+    of the first column (in spec order) that fails.
+    """
+    columns = list(frame.columns)
+    missing = [c for c in table.column_names if c not in columns]
+    extra = [c for c in columns if c not in table.column_names and c != SOURCE_ROW]
     if missing or extra:
         what = f"missing columns {missing}" if missing else f"unexpected columns {extra}"
         raise DataError(f"{what} for table {table.name}", source=origin,
                         field=(missing or extra)[0])
-    if SOURCE_ROW not in frame.columns:
-        frame = frame.with_row_index(SOURCE_ROW, offset=1)
-    con.register("_incoming", frame)
+    if isinstance(frame, pl.DataFrame):
+        if SOURCE_ROW not in columns:
+            frame = frame.with_row_index(SOURCE_ROW, offset=1)
+        con.register("_incoming", frame)
+    else:
+        if SOURCE_ROW not in columns:
+            frame = frame.project(f"*, row_number() OVER () AS {SOURCE_ROW}")
+        frame.create_view("_incoming", replace=True)
     try:
-        for col in table.columns:
-            bad = _row_of(con, f'SELECT {SOURCE_ROW} FROM _incoming WHERE "{col.name}" IS NOT NULL '
-                               f'AND TRY_CAST("{col.name}" AS {col.type}) IS NULL LIMIT 1')
-            if bad is not None:
-                raise DataError(f"value does not parse as {col.type}", source=origin, row=bad,
-                                field=col.name)
-        casts = ", ".join(f'CAST("{c.name}" AS {c.type}) AS "{c.name}"' for c in table.columns)
+        probe = con.sql("SELECT * FROM _incoming LIMIT 0")
+        types = {name: str(kind).upper() for name, kind in zip(probe.columns, probe.types)}
+        to_parse = [c for c in table.columns if types[c.name] != c.type.upper()]
+        _first_failure(con, "_incoming", [
+            (c.name, f'"{c.name}" IS NOT NULL AND TRY_CAST("{c.name}" AS {c.type}) IS NULL',
+             f"value does not parse as {c.type}") for c in to_parse], origin)
+        casts = ", ".join(f'"{c.name}"' if c not in to_parse else
+                          f'CAST("{c.name}" AS {c.type}) AS "{c.name}"' for c in table.columns)
         con.execute(f"CREATE OR REPLACE TEMP TABLE _stage AS SELECT {casts}, "
                     f"{SOURCE_ROW} FROM _incoming")
     finally:
-        con.unregister("_incoming")
+        if isinstance(frame, pl.DataFrame):
+            con.unregister("_incoming")
+        else:
+            con.execute("DROP VIEW IF EXISTS _incoming")
+    rules = []
     for col in table.columns:
         if not col.nullable or col.name in table.primary_key:
-            bad = _row_of(con, f'SELECT {SOURCE_ROW} FROM _stage WHERE "{col.name}" IS NULL LIMIT 1')
-            if bad is not None:
-                raise DataError("missing value", source=origin, row=bad, field=col.name)
-        for check in col.checks:
-            bad = _row_of(con, f"SELECT {SOURCE_ROW} FROM _stage WHERE NOT ({check}) LIMIT 1")
-            if bad is not None:
-                raise DataError(f"fails check {check}", source=origin, row=bad, field=col.name)
+            rules.append((col.name, f'"{col.name}" IS NULL', "missing value"))
+        rules += [(col.name, f"NOT ({check})", f"fails check {check}") for check in col.checks]
+    _first_failure(con, "_stage", rules, origin)
     pk = ", ".join(table.primary_key)
     dup = first_row(con, f"SELECT max({SOURCE_ROW}), {pk} FROM _stage GROUP BY {pk} "
                          "HAVING count(*) > 1 LIMIT 1")
@@ -193,10 +209,23 @@ def _stage(con: duckdb.DuckDBPyConnection, table: TableSpec, frame: pl.DataFrame
                         source=origin, row=int(dup[0]), field=table.primary_key[0])
 
 
+def _first_failure(con: duckdb.DuckDBPyConnection, relation: str,
+                   rules: list[tuple[str, str, str]], origin: str) -> None:
+    """One scan: for each (field, failing condition, message), the first failing row; raise
+    for the first rule that fails."""
+    if not rules:
+        return
+    found = first_row(con, "SELECT " + ", ".join(
+        f"min({SOURCE_ROW}) FILTER (WHERE {cond})" for _, cond, _ in rules) + f" FROM {relation}")
+    for (field, _, message), row in zip(rules, found):
+        if row is not None:
+            raise DataError(message, source=origin, row=int(row), field=field)
+
+
 def load_frame(
     con: duckdb.DuckDBPyConnection,
     table_name: str,
-    frame: pl.DataFrame,
+    frame: Frame,
     *,
     source_id: str,
     vintage: str | None = None,
@@ -242,7 +271,8 @@ def load_frame(
             con.execute(f"DELETE FROM {table.name} WHERE {gone}")
         con.execute(f"INSERT OR REPLACE INTO {table.name} ({cols}) "
                     f"SELECT {cols} FROM _classified WHERE _action <> 'same'")
-        result = LoadResult(table.name, source_id, vintage, frame.height, counts.get("insert", 0),
+        rows_in = sum(counts.values())
+        result = LoadResult(table.name, source_id, vintage, rows_in, counts.get("insert", 0),
                             counts.get("update", 0), counts.get("same", 0), deleted)
         _record_load(con, load_id, result, started, origin_label, sha256)
         con.execute("DROP TABLE _stage")

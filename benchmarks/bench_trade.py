@@ -1,0 +1,204 @@
+"""Benchmark: one full-scale BACI year (~11 million rows) loaded and screened.
+
+Generates ``benchmarks/_scratch/BACI_HS17_Y2023_V209901.csv`` (BACI layout t,i,j,k,v,q; 230
+exporters/importers, 5,000 HS6 lines, skewed like the real file: big traders and common lines
+carry most rows) once, then times
+
+  load    chokehold's BACI connector into a fresh warehouse (read, map, validate, merge)
+          vs pandas read_csv + the same code mapping, and vs a bare DuckDB read_csv (CTAS);
+  screen  chokehold's global screen for the year vs the same job in pandas (groupby).
+
+Prints ``BENCH <name> chokehold_s=<x> baseline_s=<y> ratio=<y/x> peak_mb=<m>`` lines.
+Run: ``.venv/bin/python benchmarks/bench_trade.py [--rows N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import resource
+import shutil
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Self
+
+import duckdb
+
+HERE = Path(__file__).resolve().parent
+SCRATCH = HERE / "_scratch"
+YEAR = 2023
+DATA = SCRATCH / f"BACI_HS17_Y{YEAR}_V209901.csv"
+COUNTRIES = SCRATCH / "country_codes_V209901.csv"
+N_COUNTRIES = 230
+N_PRODUCTS = 5000
+
+
+class PeakRss:
+    """Peak resident memory of this process while a block runs (sampled every 50 ms)."""
+
+    def __enter__(self) -> Self:
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            with open("/proc/self/statm") as fh:
+                rss = int(fh.read().split()[1]) * resource.getpagesize()
+            self.peak = max(self.peak, rss)
+            time.sleep(0.05)
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def mb(self) -> float:
+        return self.peak / 1e6
+
+
+def generate(rows: int) -> None:
+    """A BACI-shaped year: skewed exporter/importer/product draws, v in kUSD, q in t or NA."""
+    SCRATCH.mkdir(exist_ok=True)
+    if DATA.exists() and COUNTRIES.exists() and DATA.stat().st_size > rows * 20:
+        return
+    import country_converter as coco
+
+    iso = coco.CountryConverter().data[["ISO3", "UNcode", "name_short"]].dropna()
+    iso = iso[iso["UNcode"].astype(int) > 0].head(N_COUNTRIES)
+    with COUNTRIES.open("w") as fh:
+        fh.write("country_code,country_name,country_iso2,country_iso3\n")
+        for _, r in iso.iterrows():
+            fh.write(f"{int(r.UNcode)},\"{r.name_short}\",,{r.ISO3}\n")
+    codes = [int(c) for c in iso["UNcode"]]
+    con = duckdb.connect()
+    con.execute("CREATE TABLE c AS SELECT unnest(?::INTEGER[]) AS code, "
+                "generate_subscripts(?::INTEGER[], 1) AS rk", [codes, codes])
+    # Distinct (i, j, k) triples with Zipf-like weights: pair drawn by rank^-1.1, product by
+    # a skewed draw over 5,000 lines; duplicates removed, as BACI has one row per triple.
+    con.execute(f"""
+        COPY (
+          WITH draws AS (
+            SELECT (floor(pow(random(), 2.2) * {N_COUNTRIES}))::INT + 1 AS ri,
+                   (floor(pow(random(), 1.6) * {N_COUNTRIES}))::INT + 1 AS rj,
+                   100000 + (floor(pow(random(), 1.3) * {N_PRODUCTS}))::INT * 17 AS k
+            FROM range({int(rows * 1.35)})
+          ), uniq AS (SELECT DISTINCT ri, rj, k FROM draws WHERE ri <> rj)
+          SELECT {YEAR} AS t, ci.code AS i, cj.code AS j, lpad(k::VARCHAR, 6, '0') AS k,
+                 round(exp(random() * 12) / 10, 3) AS v,
+                 CASE WHEN random() < 0.06 THEN '           NA'
+                      ELSE round(exp(random() * 10) / 10, 3)::VARCHAR END AS q
+          FROM (SELECT * FROM uniq LIMIT {rows}) u
+          JOIN c ci ON ci.rk = u.ri JOIN c cj ON cj.rk = u.rj
+        ) TO '{DATA}' (HEADER, DELIMITER ',')""")
+    con.close()
+
+
+def bench(name: str, ours: float, base: float, peak_mb: float) -> None:
+    print(f"BENCH {name} chokehold_s={ours:.2f} baseline_s={base:.2f} ratio={base / ours:.2f} "
+          f"peak_mb={peak_mb:.0f}", flush=True)
+
+
+def time_load(workdir: Path) -> tuple[float, float, Path]:
+    from chokehold.pipelines import baci, reference
+
+    from chokehold.config import load_settings
+    from chokehold.warehouse import open_warehouse
+
+    path = workdir / "warehouse.duckdb"
+    settings = load_settings(warehouse=path)
+    with open_warehouse(path, create=True) as con:
+        reference.refresh(con, settings)  # countries and codes, as a real warehouse has them
+        with PeakRss() as mem:
+            start = time.perf_counter()
+            result = baci.refresh(con, settings, path=[DATA])[-1]
+            elapsed = time.perf_counter() - start
+    print(f"# loaded {result.rows_inserted:,} rows into trade_flows", flush=True)
+    return elapsed, mem.mb, path
+
+
+def time_bare_duckdb(workdir: Path) -> float:
+    con = duckdb.connect(str(workdir / "bare.duckdb"))
+    start = time.perf_counter()
+    con.execute(f"CREATE TABLE baci AS SELECT * FROM read_csv('{DATA}')")
+    elapsed = time.perf_counter() - start
+    con.close()
+    return elapsed
+
+
+def time_pandas_load() -> tuple[float, object]:
+    import pandas as pd
+
+    start = time.perf_counter()
+    frame = pd.read_csv(DATA, dtype={"t": "int32", "i": "int32", "j": "int32", "k": "string",
+                                     "v": "float64"}, na_values=["NA", "           NA"])
+    codes = pd.read_csv(COUNTRIES)
+    iso = dict(zip(codes["country_code"], codes["country_iso3"]))
+    frame["reporter_iso3"] = frame["j"].map(iso)
+    frame["partner_iso3"] = frame["i"].map(iso)
+    frame["value_usd"] = frame["v"] * 1000.0
+    frame["qty"] = pd.to_numeric(frame["q"], errors="coerce")
+    elapsed = time.perf_counter() - start
+    return elapsed, frame
+
+
+def time_screen(path: Path) -> tuple[float, float]:
+    from chokehold.analysis.dependence import global_screen
+
+    from chokehold.warehouse import open_warehouse
+
+    with open_warehouse(path, read_only=True) as con, PeakRss() as mem:
+        start = time.perf_counter()
+        screen = global_screen(con, YEAR, hs_revision="HS17")
+        elapsed = time.perf_counter() - start
+    print(f"# screen: {screen.height:,} importer x HS6 rows", flush=True)
+    return elapsed, mem.mb
+
+
+def time_pandas_screen(frame) -> float:
+    start = time.perf_counter()
+    g = frame.groupby(["reporter_iso3", "k", "partner_iso3"], observed=True)["value_usd"].sum()
+    g = g.reset_index()
+    total = g.groupby(["reporter_iso3", "k"])["value_usd"].transform("sum")
+    g["share"] = g["value_usd"] / total
+    g["share2"] = g["share"] ** 2
+    top = g.sort_values("share", ascending=False).drop_duplicates(["reporter_iso3", "k"])
+    hhi = g.groupby(["reporter_iso3", "k"])["share2"].sum().reset_index()
+    out = hhi.merge(top[["reporter_iso3", "k", "partner_iso3", "share"]],
+                    on=["reporter_iso3", "k"])
+    out["concentrated"] = out["share2"] > 0.4
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=11_000_000)
+    args = parser.parse_args()
+    generate(args.rows)
+    size_mb = DATA.stat().st_size / 1e6
+    print(f"# data: {DATA} ({size_mb:,.0f} MB)", flush=True)
+    work = SCRATCH / "work"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    bare = time_bare_duckdb(work)
+    load_s, load_mb, warehouse = time_load(work)
+    bench("baci_load_vs_duckdb_read_csv", load_s, bare, load_mb)
+    with PeakRss() as mem:
+        pandas_s, frame = time_pandas_load()
+    bench("baci_load_vs_pandas", load_s, pandas_s, max(load_mb, 0))
+    print(f"# pandas load peak_mb={mem.mb:.0f}", flush=True)
+    screen_s, screen_mb = time_screen(warehouse)
+    pandas_screen_s = time_pandas_screen(frame)
+    bench("baci_screen_vs_pandas", screen_s, pandas_screen_s, screen_mb)
+    del frame
+    gc.collect()
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

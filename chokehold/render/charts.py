@@ -1,0 +1,252 @@
+"""Charts and tables for the reports: one description, drawn for every output format.
+
+A :class:`Chart` is drawn twice from the same data: an interactive plotly figure for HTML and
+reveal.js, and a static matplotlib PNG for PDF and PPTX. Displayed in a Jupyter kernel it offers
+both (``text/html`` and ``image/png``) and the renderer (ours or Quarto's) picks the one its
+output format can show. A :class:`Table` offers great_tables HTML and a pipe-table fallback.
+Every chart carries a title that states the finding, axis units and a source line.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cache
+from importlib.resources import files
+from typing import Any, Literal
+
+import polars as pl
+
+from chokehold.render import style
+
+_plotly_js_sent = False
+_targets: set[str] = {"text/html", "image/png"}
+_plotly_marker = False
+
+
+def reset_document() -> None:
+    """A new document starts: its first chart carries plotly.js again."""
+    global _plotly_js_sent
+    _plotly_js_sent = False
+
+
+def set_targets(targets: set[str] | None, plotly_marker: bool = False) -> None:
+    """The MIME types the requested formats will use; charts skip drawing the others.
+
+    Our renderer knows the formats before it executes a document; Quarto does not say, so
+    by default both the plotly HTML and the PNG are drawn. With ``plotly_marker`` the first
+    chart carries :data:`PLOTLY_MARKER` instead of the 4.6 MB plotly.js, which our renderer
+    puts in after pandoc (so the bundle never travels through the kernel or pandoc).
+    """
+    global _targets, _plotly_marker
+    _targets = set(targets) if targets else {"text/html", "image/png"}
+    _plotly_marker = plotly_marker
+
+
+PLOTLY_MARKER = "<!-- chokehold: plotly.js -->"
+
+
+@cache
+def plotly_js() -> str:
+    """plotly.js from the installed plotly package, inline (no CDN)."""
+    return (files("plotly") / "package_data" / "plotly.min.js").read_text(encoding="utf-8")
+
+
+def plotly_script() -> str:
+    return f'<script type="text/javascript">{plotly_js()}</script>'
+
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    x: list
+    y: list
+    kind: Literal["line", "bar", "barh", "points"] = "line"
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A dated event drawn as a vertical line (a control announced, in force, suspended)."""
+
+    x: date
+    label: str
+
+
+@dataclass
+class Chart:
+    title: str
+    y_label: str
+    source: str
+    series: list[Series]
+    x_label: str = ""
+    markers: list[Marker] = field(default_factory=list)
+    percent: bool = False
+
+    def plotly(self) -> Any:
+        import plotly.graph_objects as go
+
+        fig = go.Figure()
+        for n, s in enumerate(self.series):
+            color = style.PALETTE[n % len(style.PALETTE)]
+            if s.kind == "line":
+                fig.add_trace(go.Scatter(x=s.x, y=s.y, name=s.name, mode="lines+markers",
+                                         line={"color": color}))
+            elif s.kind == "points":
+                fig.add_trace(go.Scatter(x=s.x, y=s.y, name=s.name, mode="markers",
+                                         marker={"color": color, "size": 9}))
+            else:
+                horizontal = s.kind == "barh"
+                fig.add_trace(go.Bar(x=s.y if horizontal else s.x, y=s.x if horizontal else s.y,
+                                     name=s.name, orientation="h" if horizontal else "v",
+                                     marker={"color": color}))
+        for m in self.markers:
+            fig.add_vline(x=m.x.isoformat(), line={"dash": "dot", "color": style.MARKER,
+                                                   "width": 1})
+            fig.add_annotation(x=m.x.isoformat(), y=1, yref="paper", text=m.label,
+                               showarrow=False, textangle=-90, xanchor="right", yanchor="top",
+                               font={"size": 10, "color": style.MARKER})
+        value_axis = {"title": self.y_label, "tickformat": ".0%" if self.percent else ",~r"}
+        fig.update_layout(
+            title={"text": f"<b>{self.title}</b>", "font": {"size": 15}},
+            template="simple_white", height=440, margin={"t": 70, "b": 80, "l": 70, "r": 20},
+            font={"family": style.FONT_STACK, "color": style.INK},
+            legend={"orientation": "h", "y": -0.18},
+            annotations=[*fig.layout.annotations, {
+                "text": self.source, "xref": "paper", "yref": "paper", "x": 0, "y": -0.28,
+                "showarrow": False, "xanchor": "left", "font": {"size": 10, "color": style.MUTED}}],
+        )
+        if self.series and self.series[0].kind == "barh":
+            fig.update_xaxes(**value_axis)
+            fig.update_yaxes(title=self.x_label, autorange="reversed")
+        else:
+            fig.update_yaxes(**value_axis)
+            fig.update_xaxes(title=self.x_label)
+        return fig
+
+    def png(self, width_in: float = 9.0, height_in: float = 4.6, dpi: int = 150) -> bytes:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        from matplotlib.ticker import FuncFormatter
+
+        fig, ax = plt.subplots(figsize=(width_in, height_in), dpi=dpi)
+        try:
+            horizontal = bool(self.series) and self.series[0].kind == "barh"
+            bar_series = [s for s in self.series if s.kind in ("bar", "barh")]
+            for n, s in enumerate(self.series):
+                color = style.PALETTE[n % len(style.PALETTE)]
+                if s.kind == "line":
+                    ax.plot(s.x, s.y, marker="o", markersize=3, label=s.name, color=color)
+                elif s.kind == "points":
+                    ax.scatter(s.x, s.y, label=s.name, color=color, s=30, zorder=3)
+                elif horizontal:
+                    ax.barh([str(v) for v in s.x], s.y, label=s.name, color=color)
+                else:
+                    ax.bar([str(v) for v in s.x] if len(bar_series) else s.x, s.y,
+                           label=s.name, color=color)
+            if horizontal:
+                ax.invert_yaxis()
+            for m in self.markers:
+                ax.axvline(m.x, linestyle=":", color=style.MARKER, linewidth=1)
+                ax.annotate(m.label, xy=(m.x, 1), xycoords=("data", "axes fraction"),
+                            rotation=90, va="top", ha="right", fontsize=7, color=style.MARKER)
+            value_axis = ax.xaxis if horizontal else ax.yaxis
+            value_axis.set_major_formatter(FuncFormatter(
+                (lambda v, _: f"{v:.0%}") if self.percent else (lambda v, _: f"{v:,.0f}")))
+            (ax.set_xlabel if horizontal else ax.set_ylabel)(self.y_label)
+            (ax.set_ylabel if horizontal else ax.set_xlabel)(self.x_label)
+            ax.set_title(self.title, loc="left", fontsize=11, fontweight="bold", color=style.INK)
+            ax.spines[["top", "right"]].set_visible(False)
+            if len(self.series) > 1:
+                ax.legend(frameon=False, fontsize=8)
+            fig.text(0.01, 0.01, self.source, fontsize=7, color=style.MUTED, ha="left",
+                     va="bottom")
+            fig.tight_layout(rect=(0, 0.04, 1, 1))
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format="png")
+        finally:
+            plt.close(fig)
+        return buffer.getvalue()
+
+    def html(self) -> str:
+        """The plotly div; the document's first chart also carries plotly.js, inline."""
+        global _plotly_js_sent
+        script = ""
+        if not _plotly_js_sent:
+            script = (PLOTLY_MARKER if _plotly_marker else plotly_script()) + "\n"
+            _plotly_js_sent = True
+        div = self.plotly().to_html(full_html=False, include_plotlyjs=False,
+                                    config={"displaylogo": False, "responsive": True})
+        return f'{script}<div class="chokehold-chart">{div}</div>'
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict:
+        bundle = {"text/plain": f"<Chart: {self.title}>"}
+        if "text/html" in _targets:
+            bundle["text/html"] = self.html()
+        if "image/png" in _targets:
+            bundle["image/png"] = base64.b64encode(self.png()).decode("ascii")
+        return bundle
+
+
+@dataclass
+class Table:
+    """A table: great_tables HTML for the web, a pipe table for PDF and PPTX."""
+
+    frame: pl.DataFrame
+    title: str
+    source: str
+    labels: dict[str, str] = field(default_factory=dict)
+    percent: list[str] = field(default_factory=list)
+    decimals: dict[str, int] = field(default_factory=dict)
+
+    def _cell(self, column: str, value: Any) -> str:
+        if value is None:
+            return ""
+        if column in self.percent:
+            return f"{value:.1%}"
+        if isinstance(value, float):
+            return f"{value:,.{self.decimals.get(column, 0)}f}"
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value) if column == "year" else f"{value:,}"
+        if isinstance(value, list):
+            return ", ".join(map(str, value))
+        return str(value)
+
+    def markdown(self) -> str:
+        columns = self.frame.columns
+        def esc(text: str) -> str:
+            return text.replace("|", "\\|").replace("\n", " ")
+        head = "| " + " | ".join(esc(self.labels.get(c, c)) for c in columns) + " |"
+        rule = "|" + "|".join(
+            "---:" if self.frame.schema[c].is_numeric() else ":---" for c in columns) + "|"
+        rows = ["| " + " | ".join(esc(self._cell(c, row[c])) for c in columns) + " |"
+                for row in self.frame.iter_rows(named=True)]
+        if not rows:
+            return f"*{self.title}: no rows.*\n"
+        return "\n".join([head, rule, *rows, "", f"Table: {esc(self.title)}. {esc(self.source)}",
+                          ""])
+
+    def html(self) -> str:
+        from great_tables import GT
+
+        frame = self.frame.with_columns(
+            pl.col(c).list.join(", ") for c, t in self.frame.schema.items()
+            if isinstance(t, pl.List))
+        gt = (GT(frame).tab_header(title=self.title).tab_source_note(self.source)
+              .cols_label(**{c: self.labels[c] for c in frame.columns if c in self.labels}))
+        if self.percent:
+            gt = gt.fmt_percent(columns=self.percent, decimals=1)
+        numeric = [c for c in frame.columns if frame.schema[c].is_float()
+                   and c not in self.percent]
+        for column in numeric:
+            gt = gt.fmt_number(columns=column, decimals=self.decimals.get(column, 0))
+        gt = gt.sub_missing(missing_text="").opt_table_font(stack="system-ui").tab_options(
+            heading_background_color=style.ACCENT_LIGHT, table_font_color=style.INK)
+        return gt.as_raw_html(inline_css=False)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict:
+        return {"text/html": self.html(), "text/markdown": self.markdown(),
+                "text/plain": self.frame.__repr__()}

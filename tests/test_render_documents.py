@@ -1,0 +1,175 @@
+"""Rendering the four report documents in every format on the bundled data.
+
+Each document is executed once (one shared kernel) and converted to html, revealjs, pptx and
+pdf; the expected numbers are queried from the warehouse here, independently of the report
+code.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+
+import pytest
+from pptx import Presentation
+from pptx.enum.shapes import MSO_SHAPE_TYPE
+from pypdf import PdfReader
+
+from chokehold.commodities import load_commodities
+from chokehold.controls import load_registry
+from chokehold.render.engine import Job, Renderer
+from chokehold.warehouse import open_warehouse
+
+DOCUMENTS = ["control-exposure", "price-gap", "briefing", "monthly-digest"]
+FORMATS = ["html", "revealjs", "pptx", "pdf"]
+SUFFIX = {"html": ".html", "revealjs": ".slides.html", "pptx": ".pptx", "pdf": ".pdf"}
+REMOTE = re.compile(r"""(?:\b(?:src|href)\s*=\s*["']?\s*(?:https?:)?//)|"""
+                    r"""(?:url\(\s*["']?\s*(?:https?:)?//)|(?:@import\s+["']?(?:url\()?\s*["']?https?:)""",
+                    re.IGNORECASE)
+
+
+@pytest.fixture(scope="session")
+def rendered(renderer: Renderer) -> dict[str, dict[str, Path]]:
+    """Every document's defaults, executed once each, written in all four formats."""
+    outputs = {}
+    for name in DOCUMENTS:
+        result = renderer.render(renderer.prepare(Job(name, formats=FORMATS)))
+        outputs[name] = {fmt: path for fmt, path in zip(FORMATS, result.outputs)}
+    return outputs
+
+
+@pytest.fixture(scope="session")
+def jpn_rare_earths(built_warehouse: Path) -> dict:
+    """China's share of Japan's rare-earth imports in 2024, the total and the HHI, by SQL."""
+    with open_warehouse(built_warehouse, read_only=True) as con:
+        rows = con.execute("""
+            WITH p AS (
+              SELECT f.partner_iso3, sum(f.value_usd) AS v FROM trade_flows f
+              JOIN commodity_hs h ON h.hs_code = f.hs_code AND h.hs_revision = f.hs_revision
+              WHERE h.commodity_id = 'rare_earths' AND f.reporter_iso3 = 'JPN'
+                AND f.flow = 'import' AND year(f.period) = 2024 GROUP BY 1)
+            SELECT sum(v) FILTER (WHERE partner_iso3 = 'CHN') / sum(v), sum(v),
+                   sum(v) FILTER (WHERE partner_iso3 = 'CHN'),
+                   (SELECT sum((v / t.total) ^ 2) FROM p, (SELECT sum(v) AS total FROM p) t)
+            FROM p""").fetchall()
+    share, total, china, hhi = rows[0]
+    return {"share": share, "total": total, "china": china, "hhi": hhi}
+
+
+INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>.*?</script>", re.DOTALL | re.IGNORECASE)
+
+
+def _text(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def _markup(path: Path) -> str:
+    """The HTML without the bodies of inline scripts.
+
+    plotly.js and reveal.js carry URL strings (the plotly logo link, map tile servers for map
+    charts, which these reports do not draw); they are code, not references the page loads.
+    Script and link elements with a src or href are kept and checked.
+    """
+    return INLINE_SCRIPT.sub("<script></script>", _text(path))
+
+
+def test_every_document_renders_in_every_format(rendered) -> None:
+    for name in DOCUMENTS:
+        for fmt in FORMATS:
+            path = rendered[name][fmt]
+            assert path.name == f"{name}{SUFFIX[fmt]}" and path.stat().st_size > 10_000, path
+            assert path.stat().st_mode & 0o044 == 0o044, "outputs are readable like any file"
+    assert not list(next(iter(rendered.values()))["html"].parent.glob("*.partial"))
+
+
+def test_html_has_the_headline_numbers(rendered, jpn_rare_earths) -> None:
+    html = _text(rendered["control-exposure"]["html"])
+    assert f"{jpn_rare_earths['share']:.1%}" in html            # 37.8%
+    assert f"USD {jpn_rare_earths['total'] / 1e6:,.1f} million" in html
+    assert f"USD {jpn_rare_earths['china'] / 1e6:,.1f} million" in html
+    assert f"{jpn_rare_earths['hhi']:.3f}" in html
+    assert "Export control on seven medium and heavy rare-earth items" in html
+    assert "Plotly.newPlot" in html and "gt_table" in html     # interactive chart, great_tables
+
+
+def test_every_output_names_vintage_parameters_and_revision(rendered, built_warehouse) -> None:
+    with open_warehouse(built_warehouse, read_only=True) as con:
+        baci = con.execute("SELECT vintage FROM vintages WHERE source_id = 'baci'").fetchall()[0][0]
+    for name in DOCUMENTS:
+        html = _text(rendered[name]["html"])
+        assert baci in html and "Git revision" in html and "Parameters" in html, name
+        pdf = " ".join(p.extract_text() for p in PdfReader(rendered[name]["pdf"]).pages)
+        assert "Git revision" in pdf and "V202401b" in pdf, name
+
+
+def test_pdf_has_the_control_title_and_figures(rendered, jpn_rare_earths) -> None:
+    registry = load_registry(Path("data/controls").resolve(),
+                             load_commodities(Path("data/commodities.yaml").resolve()))
+    title = registry["cn-2025-18-medium-heavy-rare-earths"].title
+    text = " ".join(p.extract_text() for p in PdfReader(rendered["control-exposure"]["pdf"]).pages)
+    flat = re.sub(r"\s+", " ", text)
+    assert title in flat
+    assert f"{jpn_rare_earths['share']:.1%}" in flat
+    assert f"{jpn_rare_earths['hhi']:.3f}" in flat
+    assert len(PdfReader(rendered["control-exposure"]["pdf"]).pages[1].images) >= 1  # a chart
+
+
+def test_pptx_briefing_has_message_titles_and_charts(rendered, jpn_rare_earths) -> None:
+    deck = Presentation(str(rendered["briefing"]["pptx"]))
+    titles = [s.shapes.title.text.replace("\u2019", "'").replace("\xa0", " ") for s in deck.slides
+              if s.shapes.title is not None]
+    share = f"China supplied {jpn_rare_earths['share']:.0%} of Japan's rare earths imports in 2024"
+    assert any(t.startswith(share) for t in titles), titles
+    assert any(t.startswith("MOFCOM/GAC Announcement 2025 No. 18 was in force on 2025-12-01")
+               for t in titles), titles
+    assert "Sources" in titles
+    pictures = {s.shapes.title.text.replace("\u2019", "'").replace("\xa0", " "): sum(sh.shape_type == MSO_SHAPE_TYPE.PICTURE
+                                         for sh in s.shapes)
+                for s in deck.slides if s.shapes.title is not None}
+    assert pictures[next(t for t in titles if t.startswith(share))] == 1
+
+
+def test_revealjs_slides_are_offline(rendered) -> None:
+    slides = _text(rendered["briefing"]["revealjs"])
+    assert "Reveal.initialize" in slides and "<section" in slides
+    assert "Plotly.newPlot" in slides
+
+
+def test_no_output_references_a_remote_url(rendered) -> None:
+    for name, outputs in rendered.items():
+        for fmt in ("html", "revealjs"):
+            match = REMOTE.search(_markup(outputs[fmt]))
+            assert match is None, f"{name} {fmt}: {match.group(0) if match else ''}"
+        deck = Presentation(str(outputs["pptx"]))
+        external = [r for s in deck.slides for r in s.part.rels.values() if r.is_external]
+        assert external == [], name
+        pdf = PdfReader(outputs["pdf"])
+        links = [a.get_object().get("/A", {}).get("/URI") for p in pdf.pages
+                 for a in p.get("/Annots", []) or []]
+        assert not [u for u in links if u], name
+
+
+def test_remote_url_check_catches_a_cdn_link() -> None:
+    assert REMOTE.search('<script src="https://cdn.jsdelivr.net/npm/reveal.js"></script>')
+    assert REMOTE.search("@import url(https://fonts.googleapis.com/css)")
+    assert REMOTE.search("<link href='//cdn.example.org/x.css'>")
+    assert not REMOTE.search("<p>https://www.cepii.fr</p>")
+
+
+def test_price_gap_marks_control_dates(rendered) -> None:
+    html = _text(rendered["price-gap"]["html"])
+    assert "MOFCOM/GAC Announcement 2024 No. 33" in html        # antimony control date marked
+    assert "chokehold.analysis.price_gap" in html               # the gap section says it is absent
+    assert date(2025, 5, 7).isoformat() in html
+
+
+def test_digest_lists_measures_in_force(rendered, built_warehouse) -> None:
+    with open_warehouse(built_warehouse, read_only=True) as con:
+        titles = [r[0] for r in con.execute(
+            "SELECT m.title FROM control_measures m JOIN control_status s USING (control_id) "
+            "WHERE s.status = 'in_force' AND s.start_date <= DATE '2025-12-01' "
+            "AND (s.end_date IS NULL OR s.end_date >= DATE '2025-12-01')").fetchall()]
+    html = _text(rendered["monthly-digest"]["html"])
+    assert titles and all(t in html for t in titles)
+    assert f"{len(titles)} measures in force on 2025-12-01" in html

@@ -12,7 +12,7 @@ import hashlib
 import json
 
 PARTNERS = (156, 704, 842, 276, 392)  # China, Viet Nam, USA, Germany, Japan (Comtrade codes)
-REPORTERS = (392, 410, 842, 276, 251, 380, 826, 124, 36, 76, 356, 360, 458, 484, 528, 554, 579,
+REPORTERS = (392, 410, 842, 276, 251, 380, 826, 124, 36, 76, 699, 360, 458, 484, 528, 554, 579,
              608, 616, 620, 643, 702, 710, 724, 752, 757, 764, 792, 784, 56)
 """Thirty reporter codes (Japan, Korea, USA, ...), all in BACI's country table."""
 

@@ -13,15 +13,15 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from pptx import Presentation
-from pptx.enum.shapes import MSO_SHAPE_TYPE
-from pypdf import PdfReader
-
 from chokehold.analysis.events import event_dates, event_study
 from chokehold.analysis.price_gap import price_gap
 from chokehold.analysis.scenarios import store
 from chokehold.analysis.scenarios.exposure import run_one
 from chokehold.analysis.scenarios.spec import load_scenario
+from pptx import Presentation
+from pptx.enum.shapes import MSO_SHAPE_TYPE
+from pypdf import PdfReader
+
 from chokehold.commodities import load_commodities
 from chokehold.controls import load_registry, select_measures
 from chokehold.render.engine import Job, Renderer
@@ -197,8 +197,8 @@ def test_pptx_briefing_has_message_titles_and_charts(rendered, jpn_rare_earths, 
     assert any(t.startswith("MOFCOM/GAC Announcement 2025 No. 18 was in force on 2025-12-01")
                for t in titles), titles
     assert "Sources" in titles
-    pictures = {s.shapes.title.text.replace("\u2019", "'").replace("\xa0", " "): sum(sh.shape_type == MSO_SHAPE_TYPE.PICTURE
-                                         for sh in s.shapes)
+    pictures = {s.shapes.title.text.replace("\u2019", "'").replace("\xa0", " "):
+                sum(sh.shape_type == MSO_SHAPE_TYPE.PICTURE for sh in s.shapes)
                 for s in deck.slides if s.shapes.title is not None}
     assert pictures[next(t for t in titles if t.startswith(share))] == 1
     band = (f"Japan's unmet rare earths demand peaks at "

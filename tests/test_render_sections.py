@@ -61,6 +61,13 @@ def test_de_minimis_note_follows_the_registry_status(configured) -> None:
                              date(2025, 12, 1)) is None
 
 
+def test_a_scenario_without_shortfall_draws_no_flat_bands(configured) -> None:
+    run = data.scenario_run("cn-2024-33-antimony-superhard", "VNM", "antimony", "base")
+    assert run.result.summary["applies"] and run.result.summary["peak_shortfall_share_p90"] == 0
+    assert "goes unmet in 90% of draws" in R.scenario_message(run).data
+    assert R.scenario_charts(run) == []
+
+
 def test_gap_message_says_what_the_warehouse_holds(configured) -> None:
     empty = data.complete_gap("tungsten")
     assert empty.is_empty() and data.markets("tungsten") == []
@@ -86,4 +93,4 @@ def test_table_columns_get_room_by_content() -> None:
     table = Table(pl.DataFrame({"n": [1, 2], "note": ["x" * 60, "y"]}), title="t", source="s",
                   labels={"n": "observations"})
     rule = table.markdown().splitlines()[1]
-    assert rule == f"|{'-' * len('observations')}:|:{'-' * 20}|"
+    assert rule == f"|{'-' * (len('observations') + 2)}:|:{'-' * 20}|"

@@ -403,6 +403,14 @@ def scenario_message(run: data.ScenarioRun) -> Markdown:
         scope = run.result.parameters["scope_share"].rationale
         return Markdown(f"The model gives **applies = false**: {scope} Every shortfall and "
                         f"price figure is zero ({s['draws']:,} draws).")
+    if not s["peak_shortfall_share_p90"]:
+        return Markdown(
+            f"In the *{run.scenario}* scenario no {data.commodity_label(run.commodity)} demand "
+            f"of {where} goes unmet in 90% of draws (P90 peak shortfall "
+            f"{pct(s['peak_shortfall_share_p90'], 1)}): stocks and other suppliers cover the "
+            f"volume the measure cuts ({num(s['affected_t_per_month_p50'])} t a month at the "
+            f"P50); expected cumulative shortfall {num(s['expected_cumulative_shortfall_t'])} t, "
+            f"value at risk {usd(s['value_at_risk_usd'])}.")
     first = s["first_shortfall_month_p50"]
     return Markdown(
         f"In the *{run.scenario}* scenario {possessive(where)} unmet "
@@ -418,8 +426,9 @@ def scenario_message(run: data.ScenarioRun) -> Markdown:
 
 
 def scenario_charts(run: data.ScenarioRun) -> list[Chart]:
-    """Shortfall share and price change by month, P10/P50/P90 across draws."""
-    if run.result is None or not run.result.summary["applies"]:
+    """Shortfall share and price change by month, P10/P50/P90 across draws (none when even
+    the P90 stays at zero: the message says so)."""
+    if run.result is None or not run.result.summary["peak_shortfall_share_p90"]:
         return []
     months, s = run.result.months, run.result.summary
     where, label = data.country_name(run.importer), data.commodity_label(run.commodity)
@@ -446,7 +455,8 @@ def scenario_charts(run: data.ScenarioRun) -> list[Chart]:
 
 
 def tornado_table(run: data.ScenarioRun) -> Table | None:
-    if run.result is None or not run.result.summary["applies"]:
+    """The sensitivity ranking, where some parameter moves the P50 shortfall at all."""
+    if run.result is None or not run.result.sensitivity["swing_t"].max():
         return None
     return Table(
         run.result.sensitivity.drop("base_shortfall_t_p50"),

@@ -11,13 +11,19 @@ import re
 from datetime import date
 from pathlib import Path
 
+import polars as pl
 import pytest
+from chokehold.analysis.events import event_dates, event_study
+from chokehold.analysis.price_gap import price_gap
+from chokehold.analysis.scenarios import store
+from chokehold.analysis.scenarios.exposure import run_one
+from chokehold.analysis.scenarios.spec import load_scenario
 from pptx import Presentation
 from pptx.enum.shapes import MSO_SHAPE_TYPE
 from pypdf import PdfReader
 
 from chokehold.commodities import load_commodities
-from chokehold.controls import load_registry
+from chokehold.controls import load_registry, select_measures
 from chokehold.render.engine import Job, Renderer
 from chokehold.warehouse import open_warehouse
 
@@ -37,6 +43,39 @@ def rendered(renderer: Renderer) -> dict[str, dict[str, Path]]:
         result = renderer.render(renderer.prepare(Job(name, formats=FORMATS)))
         outputs[name] = {fmt: path for fmt, path in zip(FORMATS, result.outputs)}
     return outputs
+
+
+CONTROL = "cn-2025-18-medium-heavy-rare-earths"
+
+
+def _registry():
+    return load_registry(Path("data/controls").resolve(),
+                         load_commodities(Path("data/commodities.yaml").resolve()))
+
+
+@pytest.fixture(scope="session")
+def scenario_jpn(built_warehouse: Path) -> dict:
+    """The base scenario for the default control x Japan x rare earths, run here through the
+    analysis API with the reports' draws and seed (20,000, seed 1)."""
+    registry = _registry()
+    goods = load_commodities(Path("data/commodities.yaml").resolve())
+    spec = load_scenario(Path("data/scenarios").resolve(), "base", [])
+    with open_warehouse(built_warehouse, read_only=True) as con:
+        revision = store.trade_revision(con)
+        flows = store.load_flows(con, goods["rare_earths"].lines(revision), ["JPN"], revision)
+        production = store.load_production(con)
+    result = run_one(spec, registry[CONTROL], goods["rare_earths"], "JPN", flows, production,
+                     revision, draws=20_000, seed=1)
+    return result.summary
+
+
+@pytest.fixture(scope="session")
+def antimony_gap(built_warehouse: Path) -> dict:
+    """The antimony gap on 2025-05-07 and on the latest date both sides are quoted."""
+    with open_warehouse(built_warehouse, read_only=True) as con:
+        gap = price_gap(con, "antimony").filter(pl.col("gap_usd_t").is_not_null())
+    return {"may7": gap.filter(pl.col("date") == date(2025, 5, 7)).row(0, named=True),
+            "latest": gap.sort("date").row(-1, named=True)}
 
 
 @pytest.fixture(scope="session")
@@ -61,7 +100,8 @@ INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>.*?</script>", re.DOTAL
 
 
 def _text(path: Path) -> str:
-    return path.read_text(encoding="utf-8")
+    """The file's text, pandoc's non-breaking spaces ("No.\xa061") as plain ones."""
+    return path.read_text(encoding="utf-8").replace("\xa0", " ")
 
 
 def _markup(path: Path) -> str:
@@ -93,6 +133,37 @@ def test_html_has_the_headline_numbers(rendered, jpn_rare_earths) -> None:
     assert "Plotly.newPlot" in html and "gt_table" in html     # interactive chart, great_tables
 
 
+def test_html_has_the_new_sections(rendered, scenario_jpn, built_warehouse) -> None:
+    html = _text(rendered["control-exposure"]["html"])
+    s = scenario_jpn
+    assert s["applies"] is True
+    assert (f"peaks at <strong>{s['peak_shortfall_share_p50']:.1%}</strong> of monthly "
+            f"consumption (P50; P10-P90 {s['peak_shortfall_share_p10']:.1%}-"
+            f"{s['peak_shortfall_share_p90']:.1%})") in html
+    assert f"{s['cumulative_shortfall_t_p50']:,.0f} t (P50" in html
+    assert "20,000 draws, seed 1" in html and "swing (t)" in html      # the tornado table
+    # Japan records no rare-earth production: reliance = net imports / net imports, by SQL
+    with open_warehouse(built_warehouse, read_only=True) as con:
+        made = con.execute("SELECT count(*) FROM production WHERE commodity = 'rare_earths' "
+                           "AND country_iso3 = 'JPN'").fetchall()[0][0]
+        net = con.execute("""
+            SELECT sum(qty) FILTER (WHERE reporter_iso3 = 'JPN')
+                   - sum(qty) FILTER (WHERE partner_iso3 = 'JPN') FROM trade_flows f
+            JOIN commodity_hs h ON h.hs_code = f.hs_code AND h.hs_revision = f.hs_revision
+            WHERE h.commodity_id = 'rare_earths' AND year(f.period) = 2024
+              AND f.flow = 'import' AND f.qty_unit = 't'""").fetchall()[0][0]
+    assert made == 0 and net > 0
+    assert "Net import reliance of Japan on rare earths in 2024: <strong>100%</strong>" in html
+    # rare earths have no price series: the document says so from the data
+    assert "The warehouse holds no rare earths price series" in html
+    # the related extraterritorial rule, with its status on as_of from the registry
+    rule = _registry()["cn-2025-61-extraterritorial-rare-earths"]
+    assert rule.status_on(date(2025, 12, 1)) == "suspended"
+    assert ("De-minimis rule: MOFCOM Announcement 2025 No. 61" in html
+            and "<strong>suspended</strong> (from 2025-11-10 to 2026-11-10" in html)
+    assert "not available in this build" not in html
+
+
 def test_every_output_names_vintage_parameters_and_revision(rendered, built_warehouse) -> None:
     with open_warehouse(built_warehouse, read_only=True) as con:
         baci = con.execute("SELECT vintage FROM vintages WHERE source_id = 'baci'").fetchall()[0][0]
@@ -103,19 +174,21 @@ def test_every_output_names_vintage_parameters_and_revision(rendered, built_ware
         assert "Git revision" in pdf and "V202401b" in pdf, name
 
 
-def test_pdf_has_the_control_title_and_figures(rendered, jpn_rare_earths) -> None:
-    registry = load_registry(Path("data/controls").resolve(),
-                             load_commodities(Path("data/commodities.yaml").resolve()))
-    title = registry["cn-2025-18-medium-heavy-rare-earths"].title
+def test_pdf_has_the_control_title_and_figures(rendered, jpn_rare_earths,
+                                               scenario_jpn) -> None:
+    title = _registry()[CONTROL].title
     text = " ".join(p.extract_text() for p in PdfReader(rendered["control-exposure"]["pdf"]).pages)
     flat = re.sub(r"\s+", " ", text)
     assert title in flat
     assert f"{jpn_rare_earths['share']:.1%}" in flat
     assert f"{jpn_rare_earths['hhi']:.3f}" in flat
+    assert f"peaks at {scenario_jpn['peak_shortfall_share_p50']:.1%} of monthly" in flat
+    assert "Sensitivity: P50 cumulative shortfall" in flat
     assert len(PdfReader(rendered["control-exposure"]["pdf"]).pages[1].images) >= 1  # a chart
 
 
-def test_pptx_briefing_has_message_titles_and_charts(rendered, jpn_rare_earths) -> None:
+def test_pptx_briefing_has_message_titles_and_charts(rendered, jpn_rare_earths, scenario_jpn,
+                                                    antimony_gap) -> None:
     deck = Presentation(str(rendered["briefing"]["pptx"]))
     titles = [s.shapes.title.text.replace("\u2019", "'").replace("\xa0", " ") for s in deck.slides
               if s.shapes.title is not None]
@@ -124,10 +197,20 @@ def test_pptx_briefing_has_message_titles_and_charts(rendered, jpn_rare_earths) 
     assert any(t.startswith("MOFCOM/GAC Announcement 2025 No. 18 was in force on 2025-12-01")
                for t in titles), titles
     assert "Sources" in titles
-    pictures = {s.shapes.title.text.replace("\u2019", "'").replace("\xa0", " "): sum(sh.shape_type == MSO_SHAPE_TYPE.PICTURE
-                                         for sh in s.shapes)
+    pictures = {s.shapes.title.text.replace("\u2019", "'").replace("\xa0", " "):
+                sum(sh.shape_type == MSO_SHAPE_TYPE.PICTURE for sh in s.shapes)
                 for s in deck.slides if s.shapes.title is not None}
     assert pictures[next(t for t in titles if t.startswith(share))] == 1
+    band = (f"Japan's unmet rare earths demand peaks at "
+            f"{scenario_jpn['peak_shortfall_share_p50']:.1%} of consumption (P50; P10-P90 "
+            f"{scenario_jpn['peak_shortfall_share_p10']:.1%}-"
+            f"{scenario_jpn['peak_shortfall_share_p90']:.1%})")
+    last = antimony_gap["latest"]
+    gap = (f"Antimony, Rotterdam: USD {last['overseas_usd_t']:,.0f}/t vs USD "
+           f"{last['domestic_usd_t_ex_vat']:,.0f}/t in China ex-VAT on {last['date']} "
+           f"(gap USD {last['gap_usd_t']:,.0f}/t)")
+    assert band in titles and gap in titles, titles
+    assert pictures[band] == 1 and pictures[gap] == 1
 
 
 def test_revealjs_slides_are_offline(rendered) -> None:
@@ -157,11 +240,30 @@ def test_remote_url_check_catches_a_cdn_link() -> None:
     assert not REMOTE.search("<p>https://www.cepii.fr</p>")
 
 
-def test_price_gap_marks_control_dates(rendered) -> None:
+def test_price_gap_has_the_gap_and_event_table(rendered, antimony_gap, built_warehouse) -> None:
     html = _text(rendered["price-gap"]["html"])
     assert "MOFCOM/GAC Announcement 2024 No. 33" in html        # antimony control date marked
-    assert "chokehold.analysis.price_gap" in html               # the gap section says it is absent
-    assert date(2025, 5, 7).isoformat() in html
+    may7 = antimony_gap["may7"]
+    assert may7["alignment"] == "same day"
+    for column in ("overseas_usd_t", "domestic_usd_t_ex_vat", "gap_usd_t"):
+        assert f"{may7[column]:,.0f}" in html, column
+    assert f"{may7['ratio']:.2f}" in html
+    last = antimony_gap["latest"]
+    assert (f"a gap of <strong>USD {last['gap_usd_t']:,.0f}/t</strong>, the overseas price "
+            f"<strong>{last['ratio']:.2f}x</strong>") in html
+    # the event study, run here: the one control date with a gap on both sides
+    with open_warehouse(built_warehouse, read_only=True) as con:
+        gap = price_gap(con, "antimony")
+    events = event_study(gap, event_dates(select_measures(_registry(), commodity="antimony")),
+                         window=3, unit="months")
+    both = events.filter((pl.col("n_before") > 0) & (pl.col("n_after") > 0))
+    assert both.height >= 1
+    for row in both.iter_rows(named=True):
+        assert f"{row['gap_change']:,.0f}" in html and row["note"] in html
+    assert "not available in this build" not in html
+    pdf = re.sub(r"\s+", " ", " ".join(p.extract_text() for p in
+                                       PdfReader(rendered["price-gap"]["pdf"]).pages))
+    assert f"{may7['gap_usd_t']:,.0f}" in pdf and "Around each control date" in pdf
 
 
 def test_digest_lists_measures_in_force(rendered, built_warehouse) -> None:

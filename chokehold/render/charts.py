@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import io
+import textwrap
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
@@ -46,6 +47,10 @@ def set_targets(targets: set[str] | None, plotly_marker: bool = False) -> None:
 
 
 PLOTLY_MARKER = "<!-- chokehold: plotly.js -->"
+TITLE_WRAP = 85
+"""Characters per line of a chart's title (a finding can take two lines)."""
+SOURCE_WRAP = 160
+"""Characters per line of a chart's source line (long ones wrap instead of running off)."""
 
 
 @cache
@@ -65,6 +70,10 @@ class Series:
     x: list
     y: list
     kind: Literal["line", "bar", "barh", "points"] = "line"
+    dashed: bool = False
+    """Drawn dashed (the outer percentiles of a band)."""
+    color: int | None = None
+    """Palette index; by default each series takes the next colour."""
 
 
 @dataclass(frozen=True)
@@ -84,16 +93,19 @@ class Chart:
     x_label: str = ""
     markers: list[Marker] = field(default_factory=list)
     percent: bool = False
+    decimals: int = 0
+    """Decimals of the value axis' tick labels (a ratio of 2.6x needs one)."""
 
     def plotly(self) -> Any:
         import plotly.graph_objects as go
 
         fig = go.Figure()
         for n, s in enumerate(self.series):
-            color = style.PALETTE[n % len(style.PALETTE)]
+            color = style.PALETTE[(n if s.color is None else s.color) % len(style.PALETTE)]
             if s.kind == "line":
                 fig.add_trace(go.Scatter(x=s.x, y=s.y, name=s.name, mode="lines+markers",
-                                         line={"color": color}))
+                                         line={"color": color,
+                                               "dash": "dash" if s.dashed else "solid"}))
             elif s.kind == "points":
                 fig.add_trace(go.Scatter(x=s.x, y=s.y, name=s.name, mode="markers",
                                          marker={"color": color, "size": 9}))
@@ -108,14 +120,19 @@ class Chart:
             fig.add_annotation(x=m.x.isoformat(), y=1, yref="paper", text=m.label,
                                showarrow=False, textangle=-90, xanchor="right", yanchor="top",
                                font={"size": 10, "color": style.MARKER})
-        value_axis = {"title": self.y_label, "tickformat": ".0%" if self.percent else ",~r"}
+        value_axis = {"title": self.y_label, "tickformat": ".0%" if self.percent else
+                      f",.{self.decimals}f" if self.decimals else ",~r"}
+        source = textwrap.wrap(self.source, SOURCE_WRAP)
         fig.update_layout(
-            title={"text": f"<b>{self.title}</b>", "font": {"size": 15}},
-            template="simple_white", height=440, margin={"t": 70, "b": 80, "l": 70, "r": 20},
+            title={"text": f"<b>{'<br>'.join(textwrap.wrap(self.title, TITLE_WRAP))}</b>",
+                   "font": {"size": 15}},
+            template="simple_white", height=440 + 14 * len(source),
+            margin={"t": 70, "b": 90 + 14 * len(source), "l": 70, "r": 20},
             font={"family": style.FONT_STACK, "color": style.INK},
             legend={"orientation": "h", "y": -0.18},
             annotations=[*fig.layout.annotations, {
-                "text": self.source, "xref": "paper", "yref": "paper", "x": 0, "y": -0.28,
+                "text": "<br>".join(source), "xref": "paper",
+                "yref": "paper", "x": 0, "y": -0.28, "yanchor": "top", "align": "left",
                 "showarrow": False, "xanchor": "left", "font": {"size": 10, "color": style.MUTED}}],
         )
         if self.series and self.series[0].kind == "barh":
@@ -137,9 +154,11 @@ class Chart:
             horizontal = bool(self.series) and self.series[0].kind == "barh"
             bar_series = [s for s in self.series if s.kind in ("bar", "barh")]
             for n, s in enumerate(self.series):
-                color = style.PALETTE[n % len(style.PALETTE)]
+                color = style.PALETTE[(n if s.color is None else s.color) % len(style.PALETTE)]
                 if s.kind == "line":
-                    ax.plot(s.x, s.y, marker="o", markersize=3, label=s.name, color=color)
+                    ax.plot(s.x, [float("nan") if v is None else v for v in s.y], marker="o",
+                            markersize=3, label=s.name, color=color,
+                            linestyle="--" if s.dashed else "-")
                 elif s.kind == "points":
                     ax.scatter(s.x, s.y, label=s.name, color=color, s=30, zorder=3)
                 elif horizontal:
@@ -155,16 +174,19 @@ class Chart:
                             rotation=90, va="top", ha="right", fontsize=7, color=style.MARKER)
             value_axis = ax.xaxis if horizontal else ax.yaxis
             value_axis.set_major_formatter(FuncFormatter(
-                (lambda v, _: f"{v:.0%}") if self.percent else (lambda v, _: f"{v:,.0f}")))
+                (lambda v, _: f"{v:.0%}") if self.percent else
+                (lambda v, _: f"{v:,.{self.decimals}f}")))
             (ax.set_xlabel if horizontal else ax.set_ylabel)(self.y_label)
             (ax.set_ylabel if horizontal else ax.set_xlabel)(self.x_label)
-            ax.set_title(self.title, loc="left", fontsize=11, fontweight="bold", color=style.INK)
+            ax.set_title("\n".join(textwrap.wrap(self.title, TITLE_WRAP)), loc="left",
+                         fontsize=11, fontweight="bold", color=style.INK)
             ax.spines[["top", "right"]].set_visible(False)
             if len(self.series) > 1:
                 ax.legend(frameon=False, fontsize=8)
-            fig.text(0.01, 0.01, self.source, fontsize=7, color=style.MUTED, ha="left",
+            source = textwrap.wrap(self.source, SOURCE_WRAP) or [""]
+            fig.text(0.01, 0.01, "\n".join(source), fontsize=7, color=style.MUTED, ha="left",
                      va="bottom")
-            fig.tight_layout(rect=(0, 0.04, 1, 1))
+            fig.tight_layout(rect=(0, 0.01 + 0.03 * len(source), 1, 1))
             buffer = io.BytesIO()
             fig.savefig(buffer, format="png")
         finally:
@@ -215,15 +237,25 @@ class Table:
             return ", ".join(map(str, value))
         return str(value)
 
+    def _width(self, column: str) -> int:
+        """Dashes under a column: pandoc sizes wrapped columns by them, so a column gets room
+        in proportion to its longest cell (up to 20 characters: long text wraps), and at least
+        its label's longest word (numbers, which do not wrap, a little more)."""
+        cells = [len(self._cell(column, v)) for v in self.frame[column]]
+        label = max((len(w) for w in self.labels.get(column, column).split()), default=0)
+        numeric = self.frame.schema[column].is_numeric()
+        return max(4, label + 2 * numeric, min(20, max(cells, default=0)))
+
     def markdown(self) -> str:
         columns = self.frame.columns
         def esc(text: str) -> str:
             return text.replace("|", "\\|").replace("\n", " ")
         head = "| " + " | ".join(esc(self.labels.get(c, c)) for c in columns) + " |"
-        rule = "|" + "|".join(
-            "---:" if self.frame.schema[c].is_numeric() else ":---" for c in columns) + "|"
         rows = ["| " + " | ".join(esc(self._cell(c, row[c])) for c in columns) + " |"
                 for row in self.frame.iter_rows(named=True)]
+        rule = "|" + "|".join(
+            f"{'' if self.frame.schema[c].is_numeric() else ':'}{'-' * self._width(c)}"
+            f"{':' if self.frame.schema[c].is_numeric() else ''}" for c in columns) + "|"
         if not rows:
             return f"*{self.title}: no rows.*\n"
         return "\n".join([head, rule, *rows, "", f"Table: {esc(self.title)}. {esc(self.source)}",

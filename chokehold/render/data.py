@@ -3,8 +3,9 @@
 Documents only query and present: every number they show comes from here (the warehouse or
 the analysis API), so .qmd cells stay short and nothing is computed or typed in a document.
 One read-only connection serves a whole kernel, so a batch of documents opens the warehouse
-once. Sections whose analysis API has not landed yet ask :func:`analysis_module`, which says
-plainly that it is absent.
+once. Dependence, reliance, the price gap, the event study and the scenarios are the analysis
+API's answers (``chokehold.analysis``); a section whose module has not landed yet (the vintage
+diff) asks :func:`analysis_module`, which says plainly that it is absent.
 """
 
 from __future__ import annotations
@@ -12,25 +13,29 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import subprocess
+from dataclasses import dataclass
 from datetime import date
 from functools import cache
+from typing import TYPE_CHECKING
 
 import duckdb
 import polars as pl
 
+from chokehold.analysis import dependence as dep
+from chokehold.analysis.price_gap import price_gap as gap_rows
 from chokehold.commodities import Commodity, load_commodities
 from chokehold.config import PROJECT_ROOT, Settings, load_settings
-from chokehold.controls import Measure, load_registry, require_measure
+from chokehold.controls import Measure, load_registry, require_measure, select_measures
+from chokehold.errors import ChokeholdError
 from chokehold.warehouse import first_row, open_warehouse, read_query
+
+if TYPE_CHECKING:
+    from chokehold.analysis.scenarios.model import Result
 
 SUPPLIER = "CHN"
 """The supplier whose controls the toolkit studies (every registry measure's issuer so far)."""
 
 PENDING_ANALYSIS = {
-    "price_gap": "chokehold.analysis.price_gap",
-    "event_study": "chokehold.analysis.event_study",
-    "scenarios": "chokehold.analysis.scenarios",
-    "reliance": "chokehold.analysis.trade",
     "vintage_diff": "chokehold.pipelines.vintages",
 }
 """Analysis modules later sections present, by section; absent ones are reported as such."""
@@ -45,7 +50,7 @@ def configure(chosen: Settings) -> None:
     _settings = chosen
     if connection.cache_info().currsize:
         connection().close()
-    for cached in (connection, commodities, registry):
+    for cached in (connection, commodities, registry, scenario_run):
         cached.cache_clear()
 
 
@@ -96,43 +101,120 @@ def commodity_label(commodity_id: str) -> str:
     return commodity_id.replace("_", " ")
 
 
-def import_flows(importer: str, commodity: str, until: date) -> pl.DataFrame:
-    """Annual BACI imports of the commodity group's HS lines by ``importer``, up to ``until``."""
-    return query("""
-        SELECT f.* FROM trade_flows f JOIN commodity_hs h
-          ON h.hs_code = f.hs_code AND h.hs_revision = f.hs_revision
-        WHERE h.commodity_id = ? AND f.reporter_iso3 = ? AND f.flow = 'import'
-          AND f.freq = 'A' AND f.period <= ?""", [commodity, importer, until])
+TRADE_SOURCE = "baci"
+"""Shares, HHI and reliance are of CEPII BACI (annual, reconciled mirror flows)."""
+
+
+def commodity_trade(commodity: str, until: date, *, reporter: str | None = None,
+                    partner: str | None = None) -> pl.DataFrame:
+    """Annual BACI import rows of the commodity group's lines (``dependence.commodity_flows``)
+    reported by ``reporter`` or, for its exports as others report them, from ``partner``."""
+    who = "reporter_iso3" if reporter else "partner_iso3"
+    flows = query(f"""
+        SELECT * FROM trade_flows WHERE source = ? AND flow = 'import' AND freq = 'A'
+          AND {who} = ? AND period <= ?""", [TRADE_SOURCE, reporter or partner, until])
+    lines = query("SELECT commodity_id, hs_revision, hs_code FROM commodity_hs")
+    return dep.commodity_flows(flows, lines, commodity)
+
+
+def import_shares(importer: str, commodity: str, until: date) -> pl.DataFrame:
+    """Each partner's share of the importer's imports per year (value basis), with the HHI."""
+    return dep.import_shares(commodity_trade(commodity, until, reporter=importer), "value",
+                             "annual")
 
 
 def dependence(importer: str, commodity: str, until: date,
                supplier: str = SUPPLIER) -> pl.DataFrame:
-    """Per year: the supplier's share of the importer's imports (value basis), totals, HHI."""
-    from chokehold.analysis.shares import hhi, partner_shares, supplier_share
-
-    shares = partner_shares(import_flows(importer, commodity, until))
+    """Per year: the supplier's share and value, totals, HHI, partners and the top supplier."""
+    shares = import_shares(importer, commodity, until)
+    schema = {"year": pl.Int32, "supplier_share": pl.Float64, "supplier_value_usd": pl.Float64,
+              "total_value_usd": pl.Float64, "hhi": pl.Float64, "partners": pl.UInt32,
+              "top_partner": pl.String, "top_share": pl.Float64, "top3_share": pl.Float64}
     if shares.is_empty():
-        return pl.DataFrame(schema={"year": pl.Int32, "supplier_share": pl.Float64,
-                                    "supplier_value_usd": pl.Float64,
-                                    "total_value_usd": pl.Float64, "hhi": pl.Float64,
-                                    "partners": pl.UInt32})
-    return (supplier_share(shares, supplier).join(hhi(shares), on=["reporter_iso3", "period"])
-            .select(pl.col("period").dt.year().alias("year"), "supplier_share",
-                    "supplier_value_usd", "total_value_usd", "hhi", "partners")
-            .sort("year"))
+        return pl.DataFrame(schema=schema)
+    conc = dep.concentration(shares, top_n=3, supplier=supplier)
+    from_supplier = shares.filter(pl.col("partner_iso3") == supplier).group_by("period").agg(
+        pl.col("value_usd").sum().alias("supplier_value_usd"))
+    return (conc.join(from_supplier, on="period", how="left")
+            .select(pl.col("period").dt.year().alias("year"),
+                    pl.col(f"{supplier.lower()}_share").alias("supplier_share"),
+                    pl.col("supplier_value_usd").fill_null(0.0), "total_value_usd", "hhi",
+                    "partners", "top_partner", "top_share", "top3_share")
+            .cast({k: v for k, v in schema.items()}).sort("year"))
+
+
+def partner_names() -> pl.DataFrame:
+    return query("SELECT iso3 AS partner_iso3, name FROM countries")
 
 
 def partner_table(importer: str, commodity: str, year: int, top: int = 8) -> pl.DataFrame:
     """The importer's largest suppliers in ``year``: partner, value (USD), share."""
-    from chokehold.analysis.shares import partner_shares
-
-    flows = import_flows(importer, commodity, date(year, 12, 31)).filter(
-        pl.col("period").dt.year() == year)
-    shares = partner_shares(flows).head(top)
-    names = query("SELECT iso3 AS partner_iso3, name FROM countries")
-    return (shares.join(names, on="partner_iso3", how="left")
+    shares = import_shares(importer, commodity, date(year, 12, 31)).filter(
+        pl.col("period").dt.year() == year).head(top)
+    return (shares.join(partner_names(), on="partner_iso3", how="left")
             .select(pl.coalesce("name", "partner_iso3").alias("partner"), "partner_iso3",
                     "value_usd", "share"))
+
+
+def partner_shares_over_time(importer: str, commodity: str, until: date,
+                             top: int = 5) -> pl.DataFrame:
+    """Per year, the shares of the ``top`` largest suppliers of the latest year and of all
+    other partners together ('other'): year, partner, share (value basis)."""
+    shares = import_shares(importer, commodity, until)
+    if shares.is_empty():
+        return pl.DataFrame(schema={"year": pl.Int32, "partner": pl.String,
+                                    "share": pl.Float64})
+    latest = shares.filter(pl.col("period") == pl.col("period").max())
+    leaders = latest.sort("share", descending=True)["partner_iso3"].head(top).to_list()
+    names = dict(partner_names().iter_rows())
+    grouped = shares.with_columns(
+        pl.when(pl.col("partner_iso3").is_in(leaders)).then(pl.col("partner_iso3"))
+        .otherwise(pl.lit("other")).alias("partner"))
+    order = {code: n for n, code in enumerate([*leaders, "other"])}
+    return (grouped.group_by("period", "partner").agg(pl.col("share").sum())
+            .with_columns(pl.col("period").dt.year().cast(pl.Int32).alias("year"),
+                          pl.col("partner").replace_strict(order, return_dtype=pl.Int32)
+                          .alias("_order"),
+                          pl.col("partner").replace(names).alias("partner"))
+            .sort("_order", "year").select("year", "partner", "share"))
+
+
+def reliance(importer: str, commodity: str, until: date) -> pl.DataFrame:
+    """Net import reliance per year (``dependence.net_import_reliance``), where the warehouse
+    has world production of the commodity: production (World Mining Data, tonnes of content;
+    0 where none is recorded for the importer) + imports - exports (BACI tonnes of product).
+    Empty when there is no production series for the commodity at all."""
+    produced = query("""
+        SELECT year, sum(qty) FILTER (WHERE country_iso3 = ?) AS production,
+               any_value(unit) AS unit, count(*) FILTER (WHERE country_iso3 = ?) AS recorded
+        FROM production WHERE commodity = ? AND year <= ? GROUP BY year""",
+                     [importer, importer, commodity, until.year])
+    if produced.is_empty():
+        return pl.DataFrame()
+
+    def tonnes(frame: pl.DataFrame, name: str) -> pl.DataFrame:
+        return (frame.filter(pl.col("qty_unit") == "t")
+                .group_by(pl.col("period").dt.year().cast(pl.Int32).alias("year"))
+                .agg(pl.col("qty").sum().alias(name)))
+
+    imports = tonnes(commodity_trade(commodity, until, reporter=importer), "imports")
+    exports = tonnes(commodity_trade(commodity, until, partner=importer), "exports")
+    balance = (produced.with_columns(pl.col("year").cast(pl.Int32),
+                                     pl.col("production").fill_null(0.0))
+               .join(imports, on="year", how="inner")
+               .join(exports, on="year", how="left")
+               .with_columns(pl.col("exports").fill_null(0.0)))
+    return dep.net_import_reliance(balance).select(
+        "year", "production", "unit", (pl.col("recorded") > 0).alias("production_recorded"),
+        "imports", "exports", "apparent_consumption", "net_import_reliance").sort("year")
+
+
+def usgs_reliance(commodity: str) -> pl.DataFrame:
+    """US net import reliance as USGS publishes it (usgs_salient), where loaded."""
+    return query("""
+        SELECT year, label, value, unit_note, vintage FROM usgs_salient
+        WHERE commodity = ? AND section ILIKE '%reliance%' ORDER BY label, year""",
+                 [commodity])
 
 
 def main_importers(commodity: str, year: int, n: int, supplier: str = SUPPLIER,
@@ -171,12 +253,8 @@ def production_share(commodity: str, country: str, until: date) -> pl.DataFrame:
 
 def price_series(commodity: str, markets: list[str] | str | None = None,
                  start: date | None = None, end: date | None = None) -> pl.DataFrame:
-    """Price observations as published (own currency and unit), oldest first.
-
-    ``markets`` may be one comma-separated string, as Quarto's ``-P markets:a,b`` passes it.
-    """
-    if isinstance(markets, str):
-        markets = [m.strip() for m in markets.split(",") if m.strip()]
+    """Price observations as published (own currency and unit), oldest first."""
+    markets = _market_list(markets)
     frame = query("""
         SELECT series_id, market, date, value, currency, unit, vat_included, source, vintage
         FROM prices WHERE commodity = ? AND date BETWEEN ? AND ? ORDER BY market, date""",
@@ -206,6 +284,119 @@ def control_events(commodity: str, until: date | None = None) -> list[tuple[date
                 label = m.document_number or m.id
                 events.append((period.start, f"{label}: {period.status.replace('_', ' ')}"))
     return sorted(events)
+
+
+def _market_list(markets: list[str] | str | None) -> list[str] | None:
+    """``markets`` as a list; one comma-separated string, as Quarto's ``-P markets:a,b``."""
+    if isinstance(markets, str):
+        return [m.strip() for m in markets.split(",") if m.strip()]
+    return markets
+
+
+def price_gap(commodity: str, start: date | None = None, end: date | None = None,
+              markets: list[str] | str | None = None) -> pl.DataFrame:
+    """``analysis.price_gap`` rows of the commodity between two dates (pairs of ``markets``
+    when given): overseas vs domestic USD/t ex-VAT, gap and ratio per date (an empty side
+    stays empty, nothing is interpolated)."""
+    rows = gap_rows(connection(), commodity).filter(
+        pl.col("date").is_between(start or date.min, end or date.max))
+    chosen = _market_list(markets)
+    if chosen:
+        rows = rows.filter(pl.col("overseas_market").is_in(chosen),
+                           pl.col("domestic_market").is_in(chosen))
+    return rows
+
+
+def complete_gap(commodity: str, start: date | None = None, end: date | None = None,
+                 markets: list[str] | str | None = None) -> pl.DataFrame:
+    """The dates on which both sides of a pair are there (a gap and a ratio), oldest first."""
+    return price_gap(commodity, start, end, markets).filter(
+        pl.col("gap_usd_t").is_not_null()).sort("date")
+
+
+EVENT_WINDOW = (3, "months")
+"""Event-study window on each side of a control date (the CLI's default)."""
+
+
+def event_table(commodity: str, start: date | None = None, end: date | None = None,
+                markets: list[str] | str | None = None) -> pl.DataFrame:
+    """``analysis.events.event_study`` of the gap around every control date of the commodity
+    inside the window (HAC standard errors; thin windows say so in ``note``). Imported here:
+    statsmodels takes seconds to load, and only this section needs it."""
+    from chokehold.analysis.events import event_dates, event_study
+
+    window, unit = EVENT_WINDOW
+    measures = select_measures(registry(), commodity=commodity)
+    events = event_dates(measures).filter(
+        pl.col("event_date").is_between(start or date.min, end or date.max))
+    table = event_study(price_gap(commodity, markets=markets), events, window=window, unit=unit)
+    numbers = {m.id: m.document_number or m.id for m in measures}
+    return table.with_columns(pl.col("control_id").replace(numbers).alias("measure"))
+
+
+SCENARIO_DRAWS = 20_000
+SCENARIO_SEED = 1
+"""Draws and seed of the scenario runs the reports show: fast, and the same on every render."""
+
+
+@dataclass(frozen=True)
+class ScenarioRun:
+    """One control x importer x commodity x scenario run, or why the model cannot run it."""
+
+    control: str
+    importer: str
+    commodity: str
+    scenario: str
+    draws: int
+    seed: int
+    result: Result | None
+    reason: str | None = None
+
+
+@cache
+def scenario_run(control: str, importer: str, commodity: str, scenario: str,
+                 draws: int = SCENARIO_DRAWS, seed: int = SCENARIO_SEED) -> ScenarioRun:
+    """``analysis.scenarios`` run on the warehouse (as ``chokehold scenario run`` does)."""
+    from chokehold.analysis.scenarios import store
+    from chokehold.analysis.scenarios.exposure import run_one
+    from chokehold.analysis.scenarios.spec import load_scenario
+
+    con = connection()
+    key = (control, importer, commodity, scenario, draws, seed)
+    try:
+        spec = load_scenario(settings().data_dir / "scenarios", scenario, [])
+        revision = store.trade_revision(con)
+        good = commodities()[commodity]
+        flows = store.load_flows(con, good.lines(revision), [importer], revision)
+        result = run_one(spec, measure(control), good, importer, flows,
+                         store.load_production(con), revision, draws=draws, seed=seed)
+    except ChokeholdError as exc:
+        return ScenarioRun(*key, result=None, reason=str(exc))
+    return ScenarioRun(*key, result=result)
+
+
+def scenario_parameters(run: ScenarioRun) -> pl.DataFrame:
+    """The resolved parameters of a run: distribution, unit, origin and rationale."""
+    if run.result is None:
+        return pl.DataFrame()
+    return pl.DataFrame([{k: p.record()[k] for k in ("name", "distribution", "unit", "origin",
+                                                      "rationale")}
+                         for p in run.result.parameters.values()])
+
+
+def extraterritorial_measures(m: Measure, commodity: str) -> list[Measure]:
+    """The measure itself when it has a de-minimis rule, else the registry's measures with one
+    that cover the commodity (their rule concerns the same goods)."""
+    if m.extraterritorial is not None:
+        return [m]
+    return [other for other in registry().values()
+            if other.extraterritorial is not None and commodity in other.commodities]
+
+
+def status_period(m: Measure, day: date):
+    """The registry's status period that contains ``day`` (None before the first)."""
+    return next((p for p in m.status if p.start <= day and (p.end is None or day <= p.end)),
+                None)
 
 
 def status_timeline(control_id: str) -> pl.DataFrame:

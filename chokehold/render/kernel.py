@@ -71,7 +71,8 @@ def notebook_of(doc: QmdDocument, params: dict[str, Any],
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
-    nb.cells.append(nbformat.v4.new_code_cell(RESET % (sorted(targets) if targets else None,), metadata={"tags": ["chokehold-reset"]}))
+    nb.cells.append(nbformat.v4.new_code_cell(RESET % (sorted(targets) if targets else None,),
+                                              metadata={"tags": ["chokehold-reset"]}))
     where: dict[int, int] = {}
     for n, cell in enumerate(doc.cells):
         if cell.kind != "code":

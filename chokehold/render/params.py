@@ -86,8 +86,9 @@ def check(values: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
     out = dict(values)
     if "control" in out:
         data.measure(out["control"])
-    if "commodity" in out and out["commodity"] not in data.commodities():
-        raise UnknownValueError("commodity", out["commodity"], data.commodities())
+    for name in ("commodity", "gap_commodity"):
+        if name in out and out[name] not in data.commodities():
+            raise UnknownValueError(name.replace("_", " "), out[name], data.commodities())
     if "importer" in out:
         importers = set(data.query("SELECT DISTINCT reporter_iso3 FROM trade_flows "
                                    "WHERE flow = 'import'")["reporter_iso3"])

@@ -62,8 +62,8 @@ def _options(lines: list[str], path: Path, line: int) -> tuple[dict[str, Any], l
     while n < len(lines) and lines[n].startswith("#|"):
         n += 1
     try:
-        options = yaml.safe_load("\n".join(l[2:].lstrip() if l[2:3] == " " else l[2:]
-                                           for l in lines[:n])) or {}
+        options = yaml.safe_load("\n".join(ln[2:].lstrip() if ln[2:3] == " " else ln[2:]
+                                           for ln in lines[:n])) or {}
     except yaml.YAMLError as exc:
         raise DataError(f"cell options are not YAML: {exc}", source=path, row=line) from exc
     if not isinstance(options, dict):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Literal
 
 import polars as pl
 from IPython.display import Markdown, display
@@ -135,14 +136,16 @@ def price_charts(prices: pl.DataFrame, commodity: str) -> list[Chart]:
 
 
 def show(items: list, otherwise: str) -> Markdown | None:
-    """Display each chart or table in turn, or say plainly that there is nothing to show."""
+    """Display each chart or table in turn, or say plainly that there is nothing to show
+    (``otherwise`` empty: a statement elsewhere already says so)."""
     for item in items:
         display(item)
-    return None if items else Markdown(f"*{otherwise}*")
+    return None if items or not otherwise else Markdown(f"*{otherwise}*")
 
 
 def pending(section: str, what: str) -> Markdown:
-    """The plain statement a section makes about an analysis module it does not present yet."""
+    """The plain statement a section makes about an analysis module that has not landed yet
+    (``data.PENDING_ANALYSIS``: the vintage diff)."""
     module = data.PENDING_ANALYSIS[section]
     if data.analysis_module(section) is None:
         return Markdown(f"*{what}: not available in this build. The analysis module "
@@ -158,15 +161,38 @@ def destinations(m: Measure) -> str:
     return "all destinations" if scope.scope == "all" else f"end use: {scope.end_use}"
 
 
-def de_minimis_note(m: Measure) -> Markdown | None:
-    """The extraterritorial (de-minimis) rule, where the measure has one."""
-    rule = m.extraterritorial
-    if rule is None:
-        return None
-    return Markdown(
-        f"**De-minimis rule.** Items made abroad that contain {rule.origin_iso3}-origin "
-        f"{', '.join(rule.elements)} worth {pct(rule.de_minimis_value_share, 1)} or more of the "
-        f"item's value need a licence: {rule.applies_to}.")
+def de_minimis_note(m: Measure, commodity: str, day: date) -> Markdown | None:
+    """The extraterritorial 0.1% (de-minimis) rule: what it asks and its status on ``day``.
+
+    Shown for the measure when it has such a rule, else for the registry's measures with one
+    that cover the same commodity. No bill of materials is assumed: whether an item reaches
+    the threshold is the user's calculation (``chokehold deminimis BOM.csv``).
+    """
+    notes = []
+    for rule_of in data.extraterritorial_measures(m, commodity):
+        rule = rule_of.extraterritorial
+        status = rule_of.status_on(day)
+        period = data.status_period(rule_of, day)
+        span = (f" (from {period.start}" + (f" to {period.end}" if period.end else "") +
+                f"; source: {period.source})") if period else ""
+        consequence = ("so an item at or above the threshold needs a licence on that date"
+                       if status == "in_force" else
+                       "so on that date no licence is needed under this rule, whatever the "
+                       "item's content")
+        name = rule_of.document_number or rule_of.id
+        related = "" if rule_of.id == m.id else " (a related measure covering " \
+            f"{data.commodity_label(commodity)})"
+        notes.append(
+            f"**De-minimis rule: {name}{related}.** Items made abroad "
+            f"({rule.applies_to.lower()}) need a {data.country_name(rule.origin_iso3)} export "
+            f"licence when {rule.origin_iso3}-origin content of {', '.join(rule.elements)} is "
+            f"worth {pct(rule.de_minimis_value_share, 1)} or more of the item's value. "
+            f"A licence is needed only when an item reaches that share *and* the rule is in "
+            f"force. On {day} the registry gives its status as "
+            f"**{status.replace('_', ' ')}**{span}, {consequence}. Whether an item reaches the "
+            f"threshold depends on its bill of materials: `chokehold deminimis BOM.csv "
+            f"--control {rule_of.id} --as-of {day}` computes its share.")
+    return Markdown("\n\n".join(notes)) if notes else None
 
 
 def inline_text(value: object) -> str:
@@ -192,6 +218,7 @@ def fx_chart(quote: str, first: date, last: date, base: str = "USD") -> Chart:
     title = (f"{quote} per {base}: {latest['rate']:.2f} in {latest['date']:%B %Y}" if latest
              else f"No {base}/{quote} rates in the warehouse for this period")
     return Chart(title=title, y_label=f"{quote} per {base} (monthly mean)", x_label="month",
+                 decimals=1,
                  source=data.source_line(*sorted(set(fx["source"]))) if fx.height else "",
                  series=[Series(f"{base}/{quote}", fx["date"].to_list(), fx["rate"].to_list())])
 
@@ -211,3 +238,240 @@ def vintage_message(counts: pl.DataFrame) -> str:
                 "so there is no previous refresh to compare with yet.")
     return (f"{several.height} of {counts.height} sources have more than one vintage: "
             f"{', '.join(several['source_id'])}.")
+
+
+def partner_share_chart(shares: pl.DataFrame, importer: str, commodity: str) -> Chart:
+    """Each leading supplier's share of the importer's imports per year (one line each)."""
+    where, label = data.country_name(importer), data.commodity_label(commodity)
+    first, last = shares["year"].min(), shares["year"].max()
+    latest = shares.filter(pl.col("year") == last).sort("share", descending=True).row(
+        0, named=True)
+    leaders = shares.filter(pl.col("partner") != "other").sort("share", descending=True) \
+        .group_by("year").first()
+    years_led = leaders.filter(pl.col("partner") == latest["partner"]).height
+    series = [Series(partner, [date(y, 7, 1) for y in group["year"]], group["share"].to_list())
+              for (partner,), group in shares.group_by(["partner"], maintain_order=True)]
+    return Chart(
+        title=f"{latest['partner']} led {possessive(where)} {label} imports in {last} "
+              f"({pct(latest['share'])}) and in {years_led} of the {leaders.height} years "
+              f"since {first}",
+        y_label="share of import value (%)", x_label="year",
+        source=data.source_line("baci") + ". Value basis; the latest year's five largest "
+        "suppliers, all others as 'other'.",
+        series=series, percent=True)
+
+
+def reliance_message(rel: pl.DataFrame, importer: str, commodity: str) -> Markdown:
+    """One sentence on the latest year's net import reliance, or why there is none."""
+    label, where = data.commodity_label(commodity), data.country_name(importer)
+    if rel.is_empty():
+        return Markdown(f"*World Mining Data in the warehouse has no production series for "
+                        f"{label}, so net import reliance cannot be computed here.*")
+    last = rel.row(-1, named=True)
+    made = (f"production {num(last['production'])} {last['unit']}" if last["production_recorded"]
+            else "no production recorded (taken as 0)")
+    value = last["net_import_reliance"]
+    reading = ("not defined (apparent consumption is not positive: a re-exporter)"
+               if value is None else f"**{pct(value)}**")
+    return Markdown(
+        f"Net import reliance of {where} on {label} in {last['year']}: {reading} ({made}, "
+        f"imports {num(last['imports'])} t, exports {num(last['exports'])} t). Production is in "
+        f"tonnes of content and trade in tonnes of product (gross weight), so read it as "
+        f"indicative where the two differ.")
+
+
+def reliance_table(rel: pl.DataFrame, importer: str, commodity: str) -> Table:
+    return Table(
+        rel.drop("unit", "production_recorded").tail(7),
+        title=f"Net import reliance, {data.country_name(importer)}, "
+              f"{data.commodity_label(commodity)} (USGS definition)",
+        source=data.source_line("world_mining_data", "baci") +
+        ". (imports - exports) / (production + imports - exports).",
+        labels={"production": f"production ({rel['unit'][0]})", "imports": "imports (t)",
+                "exports": "exports (t)", "apparent_consumption": "apparent consumption",
+                "net_import_reliance": "net import reliance"},
+        percent=["net_import_reliance"])
+
+
+def gap_charts(gap: pl.DataFrame, commodity: str) -> list[Chart]:
+    """Per pair of series: overseas vs domestic ex-VAT (USD/t), and their ratio, with every
+    control date of the commodity marked; titled with the latest date both sides are there."""
+    charts = []
+    label = data.commodity_label(commodity).capitalize()
+    source = data.source_line("chokehold_compiled_prices", "fed_h10", "chokehold_vat_rates")
+    for (overseas, domestic), pair in gap.sort("date").group_by(
+            ["overseas_series", "domestic_series"], maintain_order=True):
+        complete = pair.filter(pl.col("gap_usd_t").is_not_null())
+        if complete.is_empty():
+            continue
+        last = complete.row(-1, named=True)
+        days = pair["date"].to_list()
+        marks = markers(commodity, days[0], days[-1])
+        kind = series_kind(days)
+        where = last["overseas_market"].replace("_", " ").capitalize()
+        charts.append(Chart(
+            title=f"{label}, {where}: USD {num(last['overseas_usd_t'])}/t vs USD "
+                  f"{num(last['domestic_usd_t_ex_vat'])}/t in China ex-VAT on {last['date']} "
+                  f"(gap USD {num(last['gap_usd_t'])}/t)",
+            y_label="USD per tonne", x_label="date",
+            source=f"{source}. Domestic = price / (1 + VAT) / FX; last observation carried "
+                   "at most 7 days, otherwise left empty.",
+            series=[Series(f"{overseas} (overseas)", days, pair["overseas_usd_t"].to_list(),
+                           kind=kind),
+                    Series(f"{domestic} (China, ex-VAT)", days,
+                           pair["domestic_usd_t_ex_vat"].to_list(), kind=kind)],
+            markers=marks))
+        charts.append(Chart(
+            title=f"{label}: overseas price {last['ratio']:.2f}x the Chinese domestic price "
+                  f"ex-VAT on {last['date']} (range {complete['ratio'].min():.2f}-"
+                  f"{complete['ratio'].max():.2f}x over {complete.height} dates)",
+            y_label="ratio, overseas / domestic ex-VAT (x)", x_label="date",
+            source=f"{source}.",
+            series=[Series("ratio", complete["date"].to_list(), complete["ratio"].to_list(),
+                           kind=kind)],
+            markers=marks, decimals=1))
+    return charts
+
+
+def series_kind(days: list[date]) -> Literal["line", "points"]:
+    """Lines for a regular series (a median spacing of at most 10 days); points for isolated
+    quotations, where a line would suggest prices between them."""
+    spacing = sorted((b - a).days for a, b in zip(days, days[1:], strict=False))
+    return "line" if spacing and spacing[len(spacing) // 2] <= 10 else "points"
+
+
+def gap_table(complete: pl.DataFrame, commodity: str) -> Table:
+    return Table(
+        complete.select("date", "overseas_market", "overseas_usd_t", "domestic_usd_t_ex_vat",
+                        "fx_cny_per_usd", "vat_rate", "gap_usd_t", "ratio", "alignment"),
+        title=f"The {data.commodity_label(commodity)} price gap on every date both sides are "
+              "quoted (USD/t)",
+        source=data.source_line("chokehold_compiled_prices", "fed_h10", "chokehold_vat_rates"),
+        labels={"overseas_market": "overseas", "overseas_usd_t": "overseas USD/t",
+                "domestic_usd_t_ex_vat": "China ex-VAT USD/t", "fx_cny_per_usd": "CNY/USD",
+                "vat_rate": "VAT", "gap_usd_t": "gap USD/t", "ratio": "ratio"},
+        percent=["vat_rate"], decimals={"fx_cny_per_usd": 2, "ratio": 2})
+
+
+def gap_message(complete: pl.DataFrame, commodity: str) -> str:
+    """The headline: the latest gap and ratio, or that there is no price pair."""
+    label = data.commodity_label(commodity)
+    if complete.is_empty():
+        quoted = data.markets(commodity)
+        held = (f"no {label} price series" if not quoted else
+                f"{label} quotations for {', '.join(quoted)} but no China-domestic and "
+                "overseas pair on nearby dates")
+        return f"The warehouse holds {held}, so there is no price gap or event study to show."
+    last = complete.row(-1, named=True)
+    return (f"On {last['date']} {label} cost USD {num(last['overseas_usd_t'])}/t in "
+            f"{last['overseas_market'].replace('_', ' ')} against USD "
+            f"{num(last['domestic_usd_t_ex_vat'])}/t in China ex-VAT: a gap of "
+            f"**USD {num(last['gap_usd_t'])}/t**, the overseas price "
+            f"**{last['ratio']:.2f}x** the domestic one.")
+
+
+def event_study_table(events: pl.DataFrame, commodity: str) -> Table:
+    window, unit = data.EVENT_WINDOW
+    return Table(
+        events.select("event_date", "measure", "event", "n_before", "n_after", "gap_before",
+                      "gap_after", "gap_change", "gap_change_se_hac", "ratio_change", "note"),
+        title=f"The {data.commodity_label(commodity)} price gap {window} {unit} before and "
+              "after each control date (USD/t)",
+        source=data.source_line("chokehold_compiled_prices", "chokehold_registry") +
+        ". Change = mean after - mean before; s.e. Newey-West HAC; n = observations.",
+        labels={"event_date": "date", "n_before": "n before", "n_after": "n after",
+                "gap_before": "gap before", "gap_after": "gap after",
+                "gap_change": "change", "gap_change_se_hac": "s.e. (HAC)",
+                "ratio_change": "ratio change"},
+        decimals={"ratio_change": 2})
+
+
+def scenario_source(run: data.ScenarioRun) -> str:
+    inputs = data.source_line("baci", "world_mining_data", "chokehold_registry")
+    return (f"Source: chokehold.analysis.scenarios, scenario '{run.scenario}' "
+            f"(data/scenarios/{run.scenario}.yaml), {run.draws:,} draws, seed {run.seed}; "
+            f"inputs {inputs.removeprefix('Source: ')}")
+
+
+def scenario_message(run: data.ScenarioRun) -> Markdown:
+    """The scenario's headline figures, or the model's own reason for having none."""
+    where = data.country_name(run.importer)
+    if run.result is None:
+        return Markdown(f"*The scenario model does not run for this combination: {run.reason}.*")
+    s = run.result.summary
+    if not s["applies"]:
+        scope = run.result.parameters["scope_share"].rationale
+        return Markdown(f"The model gives **applies = false**: {scope} Every shortfall and "
+                        f"price figure is zero ({s['draws']:,} draws).")
+    if not s["peak_shortfall_share_p90"]:
+        return Markdown(
+            f"In the *{run.scenario}* scenario no {data.commodity_label(run.commodity)} demand "
+            f"of {where} goes unmet in 90% of draws (P90 peak shortfall "
+            f"{pct(s['peak_shortfall_share_p90'], 1)}): stocks and other suppliers cover the "
+            f"volume the measure cuts ({num(s['affected_t_per_month_p50'])} t a month at the "
+            f"P50); expected cumulative shortfall {num(s['expected_cumulative_shortfall_t'])} t, "
+            f"value at risk {usd(s['value_at_risk_usd'])}.")
+    first = s["first_shortfall_month_p50"]
+    return Markdown(
+        f"In the *{run.scenario}* scenario {possessive(where)} unmet "
+        f"{data.commodity_label(run.commodity)} demand peaks at "
+        f"**{pct(s['peak_shortfall_share_p50'], 1)}** of monthly consumption (P50; P10-P90 "
+        f"{pct(s['peak_shortfall_share_p10'], 1)}-{pct(s['peak_shortfall_share_p90'], 1)}); "
+        f"cumulative shortfall over the horizon {num(s['cumulative_shortfall_t_p50'])} t (P50; "
+        f"P90 {num(s['cumulative_shortfall_t_p90'])} t), value at risk "
+        f"{usd(s['value_at_risk_usd'])}; the price rises by up to "
+        f"{pct(s['peak_price_change_p50'])} (P50; P90 {pct(s['peak_price_change_p90'])}). "
+        + (f"The median path first falls short in month {first}." if first else
+           "The median path never falls short: stocks and substitution cover it."))
+
+
+def scenario_charts(run: data.ScenarioRun) -> list[Chart]:
+    """Shortfall share and price change by month, P10/P50/P90 across draws (none when even
+    the P90 stays at zero: the message says so)."""
+    if run.result is None or not run.result.summary["peak_shortfall_share_p90"]:
+        return []
+    months, s = run.result.months, run.result.summary
+    where, label = data.country_name(run.importer), data.commodity_label(run.commodity)
+    x = months["month"].to_list()
+
+    def band(prefix: str) -> list[Series]:
+        return [Series(f"P{q}", x, months[f"{prefix}_p{q}"].to_list(), dashed=q != 50, color=0)
+                for q in (90, 50, 10)]
+
+    return [
+        Chart(title=f"{possessive(where)} unmet {label} demand peaks at "
+                    f"{pct(s['peak_shortfall_share_p50'], 1)} of consumption (P50; P10-P90 "
+                    f"{pct(s['peak_shortfall_share_p10'], 1)}-"
+                    f"{pct(s['peak_shortfall_share_p90'], 1)})",
+              y_label="unmet demand, share of monthly consumption (%)",
+              x_label="months after the measure bites", source=scenario_source(run),
+              series=band("shortfall_share"), percent=True),
+        Chart(title=f"The {label} price rises by up to {pct(s['peak_price_change_p50'])} at "
+                    f"the P50 (P90 {pct(s['peak_price_change_p90'])})",
+              y_label="price change vs baseline (%)", x_label="months after the measure bites",
+              source=scenario_source(run) + " dP/P = shortfall / (|demand e.| + supply e.).",
+              series=band("price_change"), percent=True),
+    ]
+
+
+def tornado_table(run: data.ScenarioRun) -> Table | None:
+    """The sensitivity ranking, where some parameter moves the P50 shortfall at all."""
+    if run.result is None or not run.result.sensitivity["swing_t"].max():
+        return None
+    return Table(
+        run.result.sensitivity.drop("base_shortfall_t_p50"),
+        title="Sensitivity: P50 cumulative shortfall (t) with each parameter at its P10 and "
+              f"P90 (base {num(run.result.sensitivity['base_shortfall_t_p50'][0])} t)",
+        source=scenario_source(run),
+        labels={"value_p10": "value at P10", "value_p90": "value at P90",
+                "shortfall_t_p50_at_p10": "shortfall at P10 (t)",
+                "shortfall_t_p50_at_p90": "shortfall at P90 (t)", "swing_t": "swing (t)"},
+        decimals={"value_p10": 2, "value_p90": 2})
+
+
+def parameter_table(run: data.ScenarioRun) -> Table | None:
+    frame = data.scenario_parameters(run)
+    if frame.is_empty():
+        return None
+    return Table(frame, title=f"Parameters of the run ({run.scenario})",
+                 source=scenario_source(run))

@@ -111,7 +111,7 @@ def time_load(workdir: Path) -> tuple[float, float, Path]:
 
     path = workdir / "warehouse.duckdb"
     settings = load_settings(warehouse=path)
-    with open_warehouse(path, create=True) as con:
+    with open_warehouse(path, create=True, memory_limit=settings.duckdb_memory_limit) as con:
         reference.refresh(con, settings)  # countries and codes, as a real warehouse has them
         with PeakRss() as mem:
             start = time.perf_counter()

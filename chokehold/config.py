@@ -58,6 +58,10 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("comtrade_api_key", "COMTRADE_API_KEY"),
         description="Comtrade subscription key; without it the keyless preview endpoint is used.",
     )
+    duckdb_memory_limit: str = Field(
+        default="2GB", pattern=r"^\d+(\.\d+)?\s*[KMGT]i?B$",
+        description="Memory cap for DuckDB during refreshes; larger jobs spill to disk.",
+    )
     http_timeout_s: float = Field(default=60.0, gt=0)
     http_max_retries: int = Field(default=6, ge=0)
     comtrade_min_interval_s: float = Field(

@@ -313,7 +313,8 @@ def _record_failed_run(warehouse: Path, run: dict[str, Any], outcomes: list[Sour
     """Add a failed run's record to the live warehouse (by a small swap: data unchanged; a
     first run that fails leaves an empty warehouse holding just that record)."""
     with staged_copy(warehouse) as staging:
-        with open_warehouse(staging, create=True) as con:
+        with open_warehouse(staging, create=True,
+                            memory_limit=settings.duckdb_memory_limit) as con:
             _record_run(con, run, outcomes)
             con.execute("CHECKPOINT")
         publish(staging, warehouse)
@@ -407,7 +408,7 @@ def _build_and_publish(settings: Settings, names: list[str], todo: list[str],
                        show_progress: bool, redact: Redactor, log: logging.Logger
                        ) -> RefreshOutcome:
     with staged_copy(settings.warehouse) as staging:
-        con = open_warehouse(staging, create=True)
+        con = open_warehouse(staging, create=True, memory_limit=settings.duckdb_memory_limit)
         try:
             outcomes = _run_all(con, settings, names, todo, fps, options, allow_partial,
                                 excluded, show_progress, redact, log)

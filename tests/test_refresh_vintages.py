@@ -165,3 +165,22 @@ def test_orphan_snapshot_of_a_killed_run_is_removed_others_kept(tiny) -> None:
     refresh_warehouse(settings, SOURCES, options)
     assert not ours.exists() and theirs.exists()
     assert "removed" in settings.refresh_log.read_text()
+
+
+def test_digest_report_reads_the_diff_of_the_two_newest_vintages(tiny) -> None:
+    from chokehold.render import data
+
+    settings, options, folder = tiny
+    data.configure(settings)
+    try:
+        none, reason = data.vintage_changes()
+        refresh_warehouse(settings, SOURCES, options)
+        write_fx(folder, months(2024, 5))
+        refresh_warehouse(settings, SOURCES, options)
+        diff, _ = data.vintage_changes()
+    finally:
+        data.configure(tiny_settings(folder.parent / "unused"))
+    assert none is None and "0 vintage(s) published" in reason
+    assert diff.to_dict() == diff_vintages("previous", "latest", settings).to_dict()
+    fx_new = diff.new_periods.filter(diff.new_periods["dataset"] == "fx_rates")
+    assert fx_new["periods"].sum() == 2  # April and May 2024 are new

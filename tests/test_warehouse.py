@@ -121,3 +121,54 @@ def test_world_partner_rows_are_refused(tmp_path: Path) -> None:
 def test_read_only_connection_refuses_writes(built_warehouse: Path) -> None:
     with open_warehouse(built_warehouse, read_only=True) as con, pytest.raises(duckdb.Error):
         con.execute("DELETE FROM prices")
+
+
+def _flows(values: list[float]) -> pl.DataFrame:
+    n = len(values)
+    return pl.DataFrame({
+        "reporter_iso3": ["JPN"] * n, "partner_iso3": ["CHN", "VNM", "USA"][:n],
+        "flow": ["import"] * n, "period": ["2024-01-01"] * n, "freq": ["A"] * n,
+        "hs_code": ["280530"] * n, "hs_revision": ["HS17"] * n, "value_usd": values,
+        "qty": [None] * n, "qty_unit": [None] * n, "source": ["t"] * n, "vintage": ["v1"] * n,
+    })
+
+
+def test_unindexed_key_is_still_asserted_and_merged(tmp_path: Path) -> None:
+    """trade_flows has no DuckDB key index; loads still insert, update and dedupe by key."""
+    from chokehold.warehouse.staging import integrity_problems
+
+    with open_warehouse(tmp_path / "w.duckdb", create=True) as con:
+        indexes = con.execute("SELECT count(*) FROM duckdb_constraints() WHERE table_name = "
+                              "'trade_flows' AND constraint_type = 'PRIMARY KEY'").fetchall()
+        first = load_frame(con, "trade_flows", _flows([1.0, 2.0, 3.0]), source_id="t")
+        second = load_frame(con, "trade_flows", _flows([1.0, 5.0, 3.0]), source_id="t")
+        rows = dict(con.execute("SELECT partner_iso3, value_usd FROM trade_flows").fetchall())
+        with pytest.raises(DataError, match="duplicate primary key"):
+            load_frame(con, "trade_flows", pl.concat([_flows([1.0]), _flows([2.0])]),
+                       source_id="t")
+        problems = integrity_problems(con)
+    assert indexes == [(0,)]
+    assert (first.rows_inserted, second.rows_updated, second.rows_unchanged) == (3, 1, 2)
+    assert rows == {"CHN": 1.0, "VNM": 5.0, "USA": 3.0}
+    assert problems == []
+
+
+def test_an_indexed_trade_flows_is_rebuilt_without_losing_rows(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    with open_warehouse(path, create=True) as con:
+        load_frame(con, "trade_flows", _flows([1.0, 2.0]), source_id="t")
+        con.execute("CREATE TABLE old_flows AS SELECT * FROM trade_flows")
+        con.execute("DROP TABLE trade_flows")
+        con.execute(table_specs()["trade_flows"].ddl().replace(
+            "\n)", ",\n    PRIMARY KEY (reporter_iso3, partner_iso3, flow, period, freq, hs_code,"
+                   " hs_revision, source)\n)"))
+        con.execute("INSERT INTO trade_flows SELECT * FROM old_flows")
+        con.execute("DELETE FROM schema_migrations WHERE id = '0006_trade_flows_key'")
+        before = con.execute("SELECT count(*) FROM duckdb_constraints() WHERE table_name = "
+                             "'trade_flows' AND constraint_type = 'PRIMARY KEY'").fetchall()
+    assert before == [(1,)]
+    with open_warehouse(path) as con:
+        indexes = con.execute("SELECT count(*) FROM duckdb_constraints() WHERE table_name = "
+                              "'trade_flows' AND constraint_type = 'PRIMARY KEY'").fetchall()
+        rows = con.execute("SELECT count(*) FROM trade_flows").fetchall()
+    assert indexes == [(0,)] and rows == [(2,)]

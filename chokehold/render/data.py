@@ -4,14 +4,12 @@ Documents only query and present: every number they show comes from here (the wa
 the analysis API), so .qmd cells stay short and nothing is computed or typed in a document.
 One read-only connection serves a whole kernel, so a batch of documents opens the warehouse
 once. Dependence, reliance, the price gap, the event study and the scenarios are the analysis
-API's answers (``chokehold.analysis``); a section whose module has not landed yet (the vintage
-diff) asks :func:`analysis_module`, which says plainly that it is absent.
+API's answers (``chokehold.analysis``); what changed between refreshes is the vintage diff
+(``chokehold.vintages``).
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import subprocess
 from dataclasses import dataclass
 from datetime import date
@@ -31,15 +29,10 @@ from chokehold.warehouse import first_row, open_warehouse, read_query
 
 if TYPE_CHECKING:
     from chokehold.analysis.scenarios.model import Result
+    from chokehold.vintages import VintageDiff
 
 SUPPLIER = "CHN"
 """The supplier whose controls the toolkit studies (every registry measure's issuer so far)."""
-
-PENDING_ANALYSIS = {
-    "vintage_diff": "chokehold.pipelines.vintages",
-}
-"""Analysis modules later sections present, by section; absent ones are reported as such."""
-
 
 _settings: Settings | None = None
 
@@ -81,10 +74,15 @@ def measure(control_id: str) -> Measure:
     return require_measure(registry(), control_id)
 
 
-def analysis_module(section: str):
-    """The analysis module behind a section, or None when this build does not have it."""
-    name = PENDING_ANALYSIS[section]
-    return importlib.import_module(name) if importlib.util.find_spec(name) else None
+def vintage_changes() -> tuple[VintageDiff | None, str]:
+    """The diff between the two newest published vintages, or why there is none."""
+    from chokehold.vintages import available, diff_vintages
+
+    published = available(settings())
+    if len(published) < 2:
+        return None, (f"{len(published)} vintage(s) published in {settings().vintages_dir}; "
+                      "a diff needs two refreshes that changed data")
+    return diff_vintages("previous", "latest", settings()), ""
 
 
 def query(sql: str, params: list | None = None) -> pl.DataFrame:

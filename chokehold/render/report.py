@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import polars as pl
 from IPython.display import Markdown, display
@@ -17,6 +17,9 @@ from IPython.display import Markdown, display
 from chokehold.controls import LICENCE_LEVELS, Measure
 from chokehold.render import data
 from chokehold.render.charts import Chart, Marker, Series, Table, reset_document
+
+if TYPE_CHECKING:
+    from chokehold.vintages import VintageDiff
 
 __all__ = [
     "LICENCE_LEVELS",
@@ -143,15 +146,20 @@ def show(items: list, otherwise: str) -> Markdown | None:
     return None if items or not otherwise else Markdown(f"*{otherwise}*")
 
 
-def pending(section: str, what: str) -> Markdown:
-    """The plain statement a section makes about an analysis module that has not landed yet
-    (``data.PENDING_ANALYSIS``: the vintage diff)."""
-    module = data.PENDING_ANALYSIS[section]
-    if data.analysis_module(section) is None:
-        return Markdown(f"*{what}: not available in this build. The analysis module "
-                        f"`{module}` is not installed, so no figures are shown here.*")
-    return Markdown(f"*{what}: `{module}` is installed, but this report does not present it "
-                    "yet.*")
+def vintage_diff(diff: VintageDiff | None, reason: str) -> Markdown | None:
+    """What changed between the two newest vintages: new periods, revisions, measures."""
+    if diff is None:
+        return Markdown(f"*No comparison between refreshes yet: {reason}.*")
+    display(Markdown(f"Vintage `{diff.to_id}` against `{diff.from_id}` (values revised by more "
+                     f"than {diff.tolerance:g} relative)."
+                     + (f" **Stale sources:** {', '.join(diff.stale_sources)}."
+                        if diff.stale_sources else "")))
+    source = f"chokehold vintages {diff.from_id} and {diff.to_id}"
+    return show([Table(frame, title=title, source=source) for frame, title in (
+        (diff.new_periods, "New periods"),
+        (diff.revised.head(20), f"Revised values ({diff.revised.height} in all; first 20)"),
+        (diff.controls, "New or changed control measures"),
+    ) if not frame.is_empty()], otherwise="No data changed between these vintages.")
 
 
 def destinations(m: Measure) -> str:

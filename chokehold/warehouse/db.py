@@ -82,12 +82,13 @@ def migrate(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
 
 
 def open_warehouse(
-    path: Path, *, read_only: bool = False, create: bool = False
+    path: Path, *, read_only: bool = False, create: bool = False, memory_limit: str | None = None
 ) -> duckdb.DuckDBPyConnection:
     """Open the warehouse at ``path``, brought up to this code's schema.
 
     ``create`` makes a new file when none exists; otherwise a missing file is an error that says
-    how to build one. A read-only open of an older warehouse upgrades it first.
+    how to build one. A read-only open of an older warehouse upgrades it first. ``memory_limit``
+    (e.g. ``"2GB"``, ``Settings.duckdb_memory_limit``) caps DuckDB, which then spills to disk.
     """
     path = Path(path)
     if not path.exists():
@@ -106,6 +107,8 @@ def open_warehouse(
         con = _connect(path, read_only=True)
     elif not read_only:
         migrate(con, path)
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
     return con
 
 
@@ -251,33 +254,50 @@ def load_frame(
     cols = ", ".join(f'"{c}"' for c in table.column_names)
     with transaction(con):
         _stage(con, table, frame, origin_label)
+        # Into an empty table every row is new: skip the key join (the bulk first load).
+        empty = first_row(con, f"SELECT count(*) FROM (SELECT 1 FROM {table.name} LIMIT 1)")[0] == 0
+        classified = "VIEW" if empty else "TABLE"
         con.execute(
+            f"CREATE OR REPLACE TEMP VIEW _classified AS SELECT *, 'insert' AS _action FROM _stage"
+            if empty else
             f"CREATE OR REPLACE TEMP TABLE _classified AS SELECT s.*, "
             f"CASE WHEN t.\"{table.primary_key[0]}\" IS NULL THEN 'insert' "
             f"WHEN {same} THEN 'same' ELSE 'update' END AS _action "
             f"FROM _stage s LEFT JOIN {table.name} t ON {join}"
         )
-        counts = dict(con.execute(
-            "SELECT _action, count(*) FROM _classified GROUP BY _action").fetchall())
+        counts = ({"insert": first_row(con, "SELECT count(*) FROM _stage")[0]} if empty else
+                  dict(con.execute("SELECT _action, count(*) FROM _classified GROUP BY _action"
+                                   ).fetchall()))
         keys = ", ".join(f'"{k}"' for k in table.primary_key)
         gone = f"({replace_scope}) AND ({keys}) NOT IN (SELECT ({keys}) FROM _stage)"
         deleted = 0
-        if replace_scope is not None:
+        if replace_scope is not None and not empty:
             deleted = first_row(con, f"SELECT count(*) FROM {table.name} WHERE {gone}")[0]
         load_id = uuid.uuid4().hex[:12]
         if counts.get("update") or deleted:
             _record_revisions(con, table, load_id, vintage, compared, gone if deleted else None)
         if deleted:
             con.execute(f"DELETE FROM {table.name} WHERE {gone}")
-        con.execute(f"INSERT OR REPLACE INTO {table.name} ({cols}) "
-                    f"SELECT {cols} FROM _classified WHERE _action <> 'same'")
+        _merge(con, table, cols, join)
         rows_in = sum(counts.values())
         result = LoadResult(table.name, source_id, vintage, rows_in, counts.get("insert", 0),
                             counts.get("update", 0), counts.get("same", 0), deleted)
         _record_load(con, load_id, result, started, origin_label, sha256)
+        con.execute(f"DROP {classified} _classified")
         con.execute("DROP TABLE _stage")
-        con.execute("DROP TABLE _classified")
     return result
+
+
+def _merge(con: duckdb.DuckDBPyConnection, table: TableSpec, cols: str, join: str) -> None:
+    """Write the new and changed rows of ``_classified`` into the table."""
+    if table.key_index:
+        con.execute(f"INSERT OR REPLACE INTO {table.name} ({cols}) "
+                    f"SELECT {cols} FROM _classified WHERE _action <> 'same'")
+        return
+    con.execute(f"DELETE FROM {table.name} t USING _classified s "
+                f"WHERE s._action = 'update' AND {join}")
+    con.execute(f"INSERT INTO {table.name} ({cols}) "
+                f"SELECT {cols} FROM _classified WHERE _action <> 'same'")
 
 
 def _record_revisions(con: duckdb.DuckDBPyConnection, table: TableSpec, load_id: str,

@@ -27,6 +27,9 @@ class TableSpec:
     description: str
     primary_key: tuple[str, ...]
     columns: tuple[Column, ...]
+    key_index: bool = True
+    """False for bulk tables: the key is asserted by load_frame and the integrity checks instead
+    of a DuckDB index, whose upkeep dominates loading tens of millions of rows."""
 
     @property
     def column_names(self) -> list[str]:
@@ -39,14 +42,14 @@ class TableSpec:
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
 
-    def ddl(self) -> str:
-        """CREATE TABLE IF NOT EXISTS with NOT NULL, CHECK and PRIMARY KEY constraints."""
+    def ddl(self, name: str | None = None) -> str:
+        """CREATE TABLE IF NOT EXISTS with NOT NULL, CHECK and (if indexed) PRIMARY KEY."""
         lines = [f'    "{c.name}" {c.type}{"" if c.nullable or c.name in self.primary_key else " NOT NULL"}'
                  for c in self.columns]
         checks = [f"    CHECK ({check})" for c in self.columns for check in c.checks]
-        pk = [f"    PRIMARY KEY ({', '.join(self.primary_key)})"]
+        pk = [f"    PRIMARY KEY ({', '.join(self.primary_key)})"] if self.key_index else []
         body = ",\n".join(lines + checks + pk)
-        return f"CREATE TABLE IF NOT EXISTS {self.name} (\n{body}\n)"
+        return f"CREATE TABLE IF NOT EXISTS {name or self.name} (\n{body}\n)"
 
 
 def _parse(name: str, raw: dict) -> TableSpec:
@@ -65,7 +68,8 @@ def _parse(name: str, raw: dict) -> TableSpec:
     missing = set(pk) - {c.name for c in columns}
     if missing:
         raise ValueError(f"table {name}: primary key names unknown columns {sorted(missing)}")
-    return TableSpec(name, " ".join(str(raw["description"]).split()), pk, columns)
+    return TableSpec(name, " ".join(str(raw["description"]).split()), pk, columns,
+                     key_index=bool(raw.get("key_index", True)))
 
 
 @cache

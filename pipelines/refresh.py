@@ -313,8 +313,7 @@ def _record_failed_run(warehouse: Path, run: dict[str, Any], outcomes: list[Sour
     """Add a failed run's record to the live warehouse (by a small swap: data unchanged; a
     first run that fails leaves an empty warehouse holding just that record)."""
     with staged_copy(warehouse) as staging:
-        with open_warehouse(staging, create=True,
-                            memory_limit=settings.duckdb_memory_limit) as con:
+        with open_warehouse(staging, create=True) as con:
             _record_run(con, run, outcomes)
             con.execute("CHECKPOINT")
         publish(staging, warehouse)

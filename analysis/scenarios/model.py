@@ -15,8 +15,8 @@ For each draw and month t = 1..H (all volumes in tonnes per month):
 Sign conventions: the demand elasticity is negative and the supply elasticity positive; the
 price response uses their magnitudes, so a shortfall raises the price (dP/P >= 0). It is a
 partial-equilibrium, first-order response: read large values as "very large", not literally.
-Arrays are months x draws. Percentile bands are taken across draws month by month; cumulative and peak figures are
-percentiles of each draw's own total or maximum.
+Arrays are months x draws. Percentile bands are taken across draws month by month; cumulative
+and peak figures are percentiles of each draw's own total or maximum.
 """
 
 from __future__ import annotations

@@ -258,7 +258,7 @@ def load_frame(
         empty = first_row(con, f"SELECT count(*) FROM (SELECT 1 FROM {table.name} LIMIT 1)")[0] == 0
         classified = "VIEW" if empty else "TABLE"
         con.execute(
-            f"CREATE OR REPLACE TEMP VIEW _classified AS SELECT *, 'insert' AS _action FROM _stage"
+            "CREATE OR REPLACE TEMP VIEW _classified AS SELECT *, 'insert' AS _action FROM _stage"
             if empty else
             f"CREATE OR REPLACE TEMP TABLE _classified AS SELECT s.*, "
             f"CASE WHEN t.\"{table.primary_key[0]}\" IS NULL THEN 'insert' "

@@ -13,12 +13,10 @@ from pathlib import Path
 from typing import Literal
 
 import polars as pl
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -26,6 +24,7 @@ from pydantic import (
 
 from chokehold.commodities import Commodity
 from chokehold.errors import DataError, UnknownValueError
+from chokehold.yamlfiles import load_yaml_model
 
 Status = Literal["in_force", "suspended", "lifted"]
 LICENCE_LEVELS = {
@@ -148,11 +147,6 @@ class Measure(_Strict):
         return scope.scope != "countries" or importer_iso3 in scope.countries
 
 
-def _first_error(exc: ValidationError) -> tuple[str, str]:
-    err = exc.errors()[0]
-    return ".".join(str(p) for p in err["loc"]) or "(file)", err["msg"]
-
-
 def _check_references(measure: Measure, path: Path, commodities: dict[str, Commodity],
                       countries: set[str] | None) -> None:
     for n, item in enumerate(measure.items):
@@ -177,20 +171,7 @@ def _check_references(measure: Measure, path: Path, commodities: dict[str, Commo
 def load_measure(path: Path, commodities: dict[str, Commodity],
                  countries: set[str] | None = None) -> Measure:
     """Parse and validate one registry file; every error names the file and the field."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise DataError(f"cannot parse YAML: {exc}", source=path) from exc
-    if not isinstance(raw, dict):
-        raise DataError("expected a mapping of fields", source=path)
-    try:
-        measure = Measure(**raw)
-    except ValidationError as exc:
-        field, msg = _first_error(exc)
-        raise DataError(msg, source=path, field=field) from exc
-    if measure.id != path.stem:
-        raise DataError(f"id {measure.id!r} differs from the file name {path.stem!r}",
-                        source=path, field="id")
+    measure = load_yaml_model(path, Measure)
     _check_references(measure, path, commodities, countries)
     return measure
 

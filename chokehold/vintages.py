@@ -26,6 +26,7 @@ import polars as pl
 
 from chokehold.config import PROJECT_ROOT, Settings, load_settings
 from chokehold.errors import ChokeholdError, UnknownValueError
+from chokehold.pipelines._common import sha256_file
 from chokehold.warehouse.schema import table_specs
 
 MANIFEST = "manifest.json"
@@ -87,14 +88,6 @@ def content_hash(digests: dict[str, dict]) -> str:
     return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 @dataclass
 class Snapshot:
     """A written snapshot in its temporary folder, not yet published."""
@@ -120,7 +113,7 @@ def write_snapshot(con: duckdb.DuckDBPyConnection, settings: Settings, *, run_id
     for name in tables:
         target = folder / f"{name}.parquet"
         con.execute(f"COPY {name} TO '{target}' (FORMAT parquet, COMPRESSION zstd)")
-        digests[name].update(file=target.name, sha256=_sha256(target))
+        digests[name].update(file=target.name, sha256=sha256_file(target))
     manifest = {
         "vintage_id": vintage_id, "run_id": run_id,
         "published_at": published_at.isoformat(timespec="seconds") + "Z",

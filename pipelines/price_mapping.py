@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
-import yaml
 from chokehold.pipelines.price_units import normalise_currency, normalise_unit, split_price_unit
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from chokehold.errors import DataError, UnknownValueError
+from chokehold.yamlfiles import load_yaml_model
 
 DEFAULT_DATE_FORMATS: tuple[str, ...] = (
     "%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日", "%d-%b-%y", "%d-%b-%Y", "%d %b %Y",
@@ -151,22 +151,7 @@ class PriceMapping(_Strict):
 
 def load_mapping(path: Path) -> PriceMapping:
     """Parse and validate one mapping file; errors name the file and the field."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise DataError(f"cannot parse YAML: {exc}", source=path) from exc
-    if not isinstance(raw, dict):
-        raise DataError("expected a mapping of fields", source=path)
-    try:
-        mapping = PriceMapping(**raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "(file)"
-        raise DataError(err["msg"], source=path, field=field) from exc
-    if mapping.id != path.stem:
-        raise DataError(f"id {mapping.id!r} differs from the file name {path.stem!r}",
-                        source=path, field="id")
-    return mapping
+    return load_yaml_model(path, PriceMapping)
 
 
 def load_mappings(folder: Path) -> list[PriceMapping]:

@@ -68,3 +68,14 @@ def renderer(built_warehouse: Path, tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("rendered")
     with Renderer(load_settings(warehouse=built_warehouse), out, engine="builtin") as r:
         yield r
+
+
+@pytest.fixture
+def tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Two tiny file sources (tinyfx, tinyprices) registered, three months of FX and one price;
+    returns (settings, refresh options, input folder)."""
+    from fakesources import months, register, tiny_settings, write_fx, write_prices
+
+    register(monkeypatch)
+    folder = write_prices(write_fx(tmp_path / "in", months(2024, 3)), {"2024-01-15": 100.0})
+    return tiny_settings(tmp_path), {"path": [folder]}, folder

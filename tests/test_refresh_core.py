@@ -19,7 +19,7 @@ from chokehold.pipelines.refresh import (
     RefreshFailedError,
     refresh_warehouse,
 )
-from fakesources import data_state, months, register, tiny_settings, write_fx, write_prices
+from fakesources import data_state, months, register, write_fx, write_prices
 
 from chokehold.cli import main
 from chokehold.errors import DataError
@@ -33,13 +33,6 @@ from chokehold.warehouse.staging import (
 )
 
 SOURCES = ["tinyfx", "tinyprices"]
-
-
-@pytest.fixture
-def tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    register(monkeypatch)
-    folder = write_prices(write_fx(tmp_path / "in", months(2024, 3)), {"2024-01-15": 100.0})
-    return tiny_settings(tmp_path), {"path": [folder]}, folder
 
 
 def rows(settings, sql: str, params: list | None = None) -> list[tuple]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from chokehold.pipelines.refresh import refresh_warehouse
-from fakesources import months, register, tiny_settings, write_fx, write_prices
+from fakesources import months, tiny_settings, write_fx
 
 from chokehold.config import PROJECT_ROOT
 from chokehold.errors import UnknownValueError
@@ -18,13 +18,6 @@ from chokehold.vintages import diff_vintages, open_vintage, read_manifest, retai
 from chokehold.warehouse import open_warehouse
 
 SOURCES = ["tinyfx", "tinyprices"]
-
-
-@pytest.fixture
-def tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    register(monkeypatch)
-    folder = write_prices(write_fx(tmp_path / "in", months(2024, 3)), {"2024-01-15": 100.0})
-    return tiny_settings(tmp_path), {"path": [folder]}, folder
 
 
 def test_vintage_snapshot_reopens_as_it_was(tiny) -> None:

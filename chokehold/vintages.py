@@ -49,7 +49,9 @@ TMP_PREFIX = ".tmp-"
 
 
 def snapshot_tables() -> list[str]:
-    return [name for name in table_specs() if name not in BOOKKEEPING_TABLES]
+    """Every dataset (a view, not the tables it is stored in) except the bookkeeping tables."""
+    return [name for name, spec in table_specs().items()
+            if name not in BOOKKEEPING_TABLES and spec.part_of is None]
 
 
 @cache

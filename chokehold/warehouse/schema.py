@@ -30,6 +30,10 @@ class TableSpec:
     key_index: bool = True
     """False for bulk tables: the key is asserted by load_frame and the integrity checks instead
     of a DuckDB index, whose upkeep dominates loading tens of millions of rows."""
+    view: bool = False
+    """A view over storage tables (created by a migration): read it, load its storage tables."""
+    part_of: str | None = None
+    """For a storage table: the view it is part of (snapshots and digests use the view)."""
 
     @property
     def column_names(self) -> list[str]:
@@ -44,7 +48,10 @@ class TableSpec:
 
     def ddl(self, name: str | None = None) -> str:
         """CREATE TABLE IF NOT EXISTS with NOT NULL, CHECK and (if indexed) PRIMARY KEY."""
-        lines = [f'    "{c.name}" {c.type}{"" if c.nullable or c.name in self.primary_key else " NOT NULL"}'
+        if self.view:
+            raise ValueError(f"{self.name} is a view: its migration defines it")
+        lines = [f'    "{c.name}" {c.type}'
+                 f'{" NOT NULL" if c.name in self.primary_key or not c.nullable else ""}'
                  for c in self.columns]
         checks = [f"    CHECK ({check})" for c in self.columns for check in c.checks]
         pk = [f"    PRIMARY KEY ({', '.join(self.primary_key)})"] if self.key_index else []
@@ -69,7 +76,8 @@ def _parse(name: str, raw: dict) -> TableSpec:
     if missing:
         raise ValueError(f"table {name}: primary key names unknown columns {sorted(missing)}")
     return TableSpec(name, " ".join(str(raw["description"]).split()), pk, columns,
-                     key_index=bool(raw.get("key_index", True)))
+                     key_index=bool(raw.get("key_index", True)), view=bool(raw.get("view", False)),
+                     part_of=raw.get("part_of"))
 
 
 @cache
@@ -89,3 +97,8 @@ def table_specs() -> dict[str, TableSpec]:
 
 def spec(name: str) -> TableSpec:
     return table_specs()[name]
+
+
+def stored_tables() -> list[TableSpec]:
+    """The specs of real tables (not views), in spec order."""
+    return [t for t in table_specs().values() if not t.view]

@@ -30,7 +30,7 @@ import duckdb
 
 from chokehold.errors import ChokeholdError, WarehouseError
 from chokehold.warehouse.db import first_row
-from chokehold.warehouse.schema import table_specs
+from chokehold.warehouse.schema import stored_tables
 
 LOCK_POLL_S = 0.1
 
@@ -209,7 +209,8 @@ def integrity_problems(con: duckdb.DuckDBPyConnection) -> list[str]:
     existing = {r[0] for r in con.execute(
         "SELECT table_name FROM information_schema.tables").fetchall()}
     problems = []
-    for name, table in table_specs().items():
+    for table in stored_tables():
+        name = table.name
         if name not in existing:
             problems.append(f"{name}: table missing")
             continue

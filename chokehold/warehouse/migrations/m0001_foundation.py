@@ -10,7 +10,7 @@ DESCRIPTION = "foundation: provenance, countries, commodities, trade, prices, fx
 
 TABLES = (
     "sources", "vintages", "load_runs", "countries", "country_codes", "commodities",
-    "commodity_hs", "trade_flows", "prices", "fx_rates", "production",
+    "commodity_hs", "prices", "fx_rates", "production",
     "control_measures", "control_status", "control_items",
 )
 
@@ -18,3 +18,5 @@ TABLES = (
 def apply(con: duckdb.DuckDBPyConnection) -> None:
     for name in TABLES:
         con.execute(spec(name).ddl())
+    # trade_flows began as one table; m0007 splits it into reported_flows and baci_flows.
+    con.execute(spec("reported_flows").ddl(name="trade_flows"))

@@ -1,10 +1,10 @@
-"""trade_flows keeps its key without a DuckDB index (see key_index in tables/core.yaml)."""
+"""trade_flows keeps its key without a DuckDB index (see key_index in tables/core.yaml).
+
+m0007 later splits the table into reported_flows and baci_flows."""
 
 from __future__ import annotations
 
 import duckdb
-
-from chokehold.warehouse.schema import spec
 
 DESCRIPTION = "trade_flows: key asserted by the loader, not a DuckDB index (bulk-load speed)"
 
@@ -16,8 +16,7 @@ def apply(con: duckdb.DuckDBPyConnection) -> None:
         "AND constraint_type = 'PRIMARY KEY'").fetchall()[0][0]
     if not indexed:
         return
-    table = spec("trade_flows")
-    con.execute(table.ddl(name="trade_flows_rebuilt"))
-    con.execute("INSERT INTO trade_flows_rebuilt SELECT * FROM trade_flows")
+    # Constraints come back when m0007 moves the rows into reported_flows and baci_flows.
+    con.execute("CREATE TABLE trade_flows_rebuilt AS SELECT * FROM trade_flows")
     con.execute("DROP TABLE trade_flows")
     con.execute("ALTER TABLE trade_flows_rebuilt RENAME TO trade_flows")

@@ -239,19 +239,19 @@ def global_screen(con: duckdb.DuckDBPyConnection, year: int, *, source: str = "b
     demand_join = ("LEFT JOIN _screen_demand d ON d.importer_iso3 = s.importer_iso3 "
                    "AND d.hs_code = s.hs_code" if demand is not None else "")
     demand_col = "s.imports_usd / nullif(d.demand_usd, 0)" if demand is not None else "NULL"
+    year_flows = ("FROM trade_flows WHERE source = $source AND hs_revision = $rev "
+                  "AND flow = 'import' AND freq = 'A' AND period = make_date($year, 1, 1)")
+    national = con.execute(f"SELECT bool_or(length(hs_code) > 6) {year_flows}",
+                           {"source": source, "rev": hs_revision, "year": year}).fetchall()[0][0]
+    # Six-digit rows are unique per importer, exporter and line (the key); national lines are
+    # summed to their six digits first.
+    flows = (f"SELECT reporter_iso3 AS importer, partner_iso3 AS exporter, "
+             f"left(hs_code, 6) AS hs, sum(value_usd) AS v {year_flows} GROUP BY ALL"
+             if national else
+             f"SELECT reporter_iso3 AS importer, partner_iso3 AS exporter, hs_code AS hs, "
+             f"value_usd AS v {year_flows}")
     sql = f"""
-    WITH year_flows AS (
-        SELECT reporter_iso3, partner_iso3, hs_code, value_usd FROM trade_flows
-        WHERE source = $source AND hs_revision = $rev AND flow = 'import' AND freq = 'A'
-          AND period = make_date($year, 1, 1)
-    ), f AS (  -- six-digit rows are unique per importer, exporter and line (the primary key)
-        SELECT reporter_iso3 AS importer, partner_iso3 AS exporter, hs_code AS hs,
-               value_usd AS v
-        FROM year_flows WHERE length(hs_code) = 6
-        UNION ALL
-        SELECT reporter_iso3, partner_iso3, left(hs_code, 6), sum(value_usd)
-        FROM year_flows WHERE length(hs_code) > 6 GROUP BY ALL
-    ), imp AS (
+    WITH f AS NOT MATERIALIZED ({flows}), imp AS (
         SELECT importer, hs, sum(v) AS imports_usd, sum(v * v) AS sq, count(*) AS suppliers,
                arg_max(exporter, v) AS top_supplier, max(v) AS top_v
         FROM f GROUP BY ALL

@@ -98,9 +98,9 @@ def batch_loads(batches: dict[int, int], hs_revision: str, vintage: str, flows: 
                 ) -> list[Load]:
     """The baci_batches rows and the flows that replace those batches, as one load."""
     frame = pl.DataFrame({"batch": list(batches.values()), "hs_revision": hs_revision,
-                          "year": list(batches), "vintage": vintage},
+                          "year": list(batches), "release": vintage},
                          schema={"batch": pl.UInt16, "hs_revision": pl.String,
-                                 "year": pl.Int32, "vintage": pl.String})
+                                 "year": pl.Int32, "release": pl.String})
     scope = f"batch IN ({', '.join(map(str, batches.values()))})"
     return [Load("baci_batches", frame, SOURCE_ID, vintage, origin, sha256),
             Load("baci_flows", flows, SOURCE_ID, vintage, origin, sha256, replace_scope=scope,

@@ -20,7 +20,7 @@ from chokehold.pipelines._common import read_sidecar, sha256_file
 
 from chokehold.config import Settings
 from chokehold.errors import ChokeholdError, DataError
-from chokehold.warehouse import LoadResult, load_frame, read_query
+from chokehold.warehouse import Load, LoadResult, load_frames, read_query
 
 SOURCE_ID = "japan_customs"
 CODES_FILE = "reference/japan_customs_country_codes.csv"
@@ -190,12 +190,9 @@ def refresh(con: duckdb.DuckDBPyConnection, settings: Settings, *,
         vintage = f"{file.name} sha256:{sha256_file(file)[:12]}"
         long = to_long(read_file(file), file)
         prepared.append((file, vintage, *build(long, codes, fx, file, vintage)))
-    results = [load_frame(con, "country_codes", codes, source_id=SOURCE_ID,
-                          vintage=str(codes_meta["vintage"]), origin=codes_path)]
-    for file, vintage, flows, national in prepared:
+    loads = [Load("country_codes", codes, SOURCE_ID, str(codes_meta["vintage"]), codes_path)]
+    for file, vintage, flows, national in prepared:  # a file's two tables load together
         digest = sha256_file(file)
-        results.append(load_frame(con, "reported_flows", flows, source_id=SOURCE_ID,
-                                  vintage=vintage, origin=file, sha256=digest))
-        results.append(load_frame(con, "trade_flows_national", national, source_id=SOURCE_ID,
-                                  vintage=vintage, origin=file, sha256=digest))
-    return results
+        loads += [Load("reported_flows", flows, SOURCE_ID, vintage, file, digest),
+                  Load("trade_flows_national", national, SOURCE_ID, vintage, file, digest)]
+    return load_frames(con, loads)

@@ -6,6 +6,7 @@ import zipfile
 from datetime import date
 from pathlib import Path
 
+import polars as pl
 import pytest
 from chokehold.pipelines import baci
 
@@ -95,6 +96,28 @@ def test_reload_replaces_a_year_whole(warehouse_copy: Path, tmp_path: Path):
     assert baci_hs17(warehouse_copy).height == 5  # 2022 untouched, 2023 now one row
 
 
+def test_a_new_release_revises_values_and_moves_the_vintage(warehouse_copy: Path,
+                                                           tmp_path: Path):
+    paths = write_release(tmp_path / "rel")
+    newer = tmp_path / "new" / "BACI_HS17_Y2023_V202601.csv"
+    newer.parent.mkdir()
+    newer.write_text(Y2023.replace("1200,25", "1250,25"))
+    (newer.parent / "country_codes_V202601.csv").write_text(COUNTRIES)
+    with open_warehouse(warehouse_copy) as con:
+        baci.refresh(con, None, path=paths)
+        result = baci.refresh(con, None, path=[newer])[-1]
+        revised = con.execute("SELECT old_value, new_value FROM revisions "
+                              "WHERE table_name LIKE 'baci_%'").fetchall()
+    flows = baci_hs17(warehouse_copy)
+    y2023 = flows.filter(pl.col("period") == date(2023, 1, 1))
+    assert (result.rows_updated, result.rows_unchanged) == (1, 1)
+    assert set(y2023["vintage"]) == {"V202601-HS17"}
+    assert sorted(y2023["value_usd"]) == [300_000.0, 1_250_000.0]
+    assert set(flows.filter(pl.col("period") == date(2022, 1, 1))["vintage"]) == {
+        "V202501-HS17"}
+    assert sorted(revised) == [("1200000.0", "1250000.0"), ("V202501-HS17", "V202601-HS17")]
+
+
 @pytest.mark.parametrize(("y2023", "row", "field", "text"), [
     ("t,i,j,k,v,q\n2023,156,392,280530,1200,25\n2023,704,392,280530,-3,5\n", 3, "v",
      "negative value"),
@@ -104,6 +127,12 @@ def test_reload_replaces_a_year_whole(warehouse_copy: Path, tmp_path: Path):
      "not in BACI's HS17 product codes"),
     ("t,i,j,k,v,q\n2023,156,392,280530,1200,abc\n", 2, "q", "quantity is not a number"),
     ("t,i,j,k,value,q\n2023,156,392,280530,1200,25\n", 1, "v", "expected columns"),
+    ("t,i,j,k,v,q\n2023,156,392,280530,1200,25\n2023,156,392,280530,7,1\n", 2, "k",
+     "appear twice"),
+    ("t,i,j,k,v,q\n2023,156,392,280530,1200,25\n2022,704,392,280530,7,1\n", 3, "t",
+     "year differs from the file name"),
+    ("t,i,j,k,v,q\n2023,156,392,280530,1200,25\n2023,392,392,280530,7,1\n", 3, "i",
+     "exporter and importer are the same country"),
 ])
 def test_bad_rows_name_file_line_field_and_load_nothing(warehouse_copy: Path, tmp_path: Path,
                                                         y2023, row, field, text):

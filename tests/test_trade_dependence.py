@@ -137,7 +137,7 @@ def test_global_screen_small_case(warehouse_copy: Path):
                            "hs_code": "280530", "value_usd": v, "qty": None} for i, e, v in rows],
                          schema_overrides={"qty": pl.Float64})
     batch = pl.DataFrame({"batch": [999], "hs_revision": ["HS17"], "year": [2030],
-                          "vintage": ["t"]})
+                          "release": ["t"]})
     with open_warehouse(warehouse_copy) as con:
         load_frame(con, "baci_batches", batch, source_id="baci", vintage="t")
         load_frame(con, "baci_flows", frame, source_id="baci", vintage="t")
@@ -152,6 +152,22 @@ def test_global_screen_small_case(warehouse_copy: Path):
     assert jpn["flag_concentration"] and jpn["dependent"] and jpn["import_dependence"] is None
     usa = screen.filter(pl.col("importer_iso3") == "USA").row(0, named=True)
     assert usa["hhi"] == pytest.approx(0.5) and usa["flag_low_substitutability"]
+
+
+def test_global_screen_sums_national_lines_to_six_digits(warehouse_copy: Path):
+    from chokehold.warehouse import load_frame
+
+    # Nine-digit lines of 280530: CHN 60 + 40, VNM 100 -> two suppliers of 100 each, HHI 0.5
+    data = flows([("CHN", date(2031, 1, 1), "280530010", 60, None, "HS17"),
+                  ("CHN", date(2031, 1, 1), "280530090", 40, None, "HS17"),
+                  ("VNM", date(2031, 1, 1), "280530010", 100, None, "HS17")])
+    data = data.with_columns(pl.lit("national").alias("source"), pl.lit("t").alias("vintage"))
+    with open_warehouse(warehouse_copy) as con:
+        load_frame(con, "reported_flows", data, source_id="national", vintage="t")
+        screen = dependence.global_screen(con, 2031, source="national")
+    assert screen.select("importer_iso3", "hs_code", "imports_usd", "suppliers").rows() == [
+        ("JPN", "280530", 200.0, 2)]
+    assert screen["hhi"].item() == pytest.approx(0.5)
 
 
 def test_china_share_of_japan_rare_earths_known_and_published(built_warehouse: Path,

@@ -179,7 +179,7 @@ def test_an_old_single_trade_flows_table_is_split_without_losing_rows(tmp_path: 
         kinds = dict(con.execute("SELECT table_name, table_type FROM information_schema.tables "
                                  "WHERE table_name = 'trade_flows'").fetchall())
         split = con.execute("SELECT (SELECT count(*) FROM reported_flows), "
-                            "(SELECT count(*) FROM baci_flows), (SELECT list(vintage) FROM "
+                            "(SELECT count(*) FROM baci_flows), (SELECT list(release) FROM "
                             "baci_batches)").fetchall()
         values = dict(con.execute("SELECT source || partner_iso3, value_usd FROM trade_flows"
                                   ).fetchall())

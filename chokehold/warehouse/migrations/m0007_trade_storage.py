@@ -2,7 +2,7 @@
 
 A BACI year is ~11 million rows. Stored in trade_flows' twelve columns, five of them the same
 on every row, the load cost twice a bare read of the file; baci_flows keeps six columns and
-baci_batches the per-year constants (revision, year, vintage). Existing rows move across.
+baci_batches the per-year constants (revision, year, release). Existing rows move across.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ FROM reported_flows
 UNION ALL
 SELECT f.reporter_iso3, f.partner_iso3, 'import', make_date(b.year, 1, 1), 'A', f.hs_code,
        b.hs_revision, f.value_usd, f.qty, CASE WHEN f.qty IS NOT NULL THEN 't' END, 'baci',
-       b.vintage
+       b.release
 FROM baci_flows f JOIN baci_batches b USING (batch)
 """
 
@@ -38,8 +38,8 @@ def apply(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("INSERT INTO reported_flows SELECT * FROM trade_flows WHERE source <> 'baci'")
         con.execute("""
             INSERT INTO baci_batches
-            SELECT row_number() OVER (ORDER BY hs_revision, year), hs_revision, year, vintage
-            FROM (SELECT hs_revision, year(period) AS year, max(vintage) AS vintage
+            SELECT row_number() OVER (ORDER BY hs_revision, year), hs_revision, year, release
+            FROM (SELECT hs_revision, year(period) AS year, max(vintage) AS release
                   FROM trade_flows WHERE source = 'baci' GROUP BY ALL)""")
         con.execute("""
             INSERT INTO baci_flows

@@ -1,9 +1,10 @@
 """One execution, every format: executed cells -> pandoc markdown -> html, revealjs, pptx, pdf.
 
 Each format picks, per output, the richest MIME type it can show (as Quarto does): HTML and
-reveal.js take ``text/html`` (plotly, great_tables), PDF and PPTX take ``text/markdown`` or
-``image/png``. PDF goes pandoc -> typst -> PDF with the typst compiler from PyPI. reveal.js is
-the copy vendored under ``chokehold/render/vendor/reveal.js`` and every HTML output embeds its
+reveal.js take ``text/html`` (plotly, great_tables), PDF and PPTX take ``text/markdown``, a
+chart's description (``CHART_MIME``, drawn here: SVG for PDF, PNG for PPTX) or ``image/png``.
+PDF goes pandoc -> typst -> PDF with the typst compiler from PyPI. reveal.js is the copy
+vendored under ``chokehold/render/vendor/reveal.js`` and every HTML output embeds its
 resources, so nothing is fetched from the network when a report is opened.
 """
 
@@ -23,13 +24,13 @@ import typst
 import yaml
 
 from chokehold.errors import ChokeholdError
-from chokehold.render.charts import PLOTLY_MARKER, plotly_script
+from chokehold.render.charts import CHART_MIME, PLOTLY_MARKER, Chart, chart_fonts, plotly_script
 from chokehold.render.kernel import Executed, is_hidden
 from chokehold.render.qmd import INLINE
 
 HTML_MIME = ("text/html", "image/svg+xml", "image/png", "image/jpeg", "text/markdown",
              "text/plain")
-STATIC_MIME = ("text/markdown", "image/png", "image/jpeg", "text/plain")
+STATIC_MIME = ("text/markdown", CHART_MIME, "image/png", "image/jpeg", "text/plain")
 REVEAL_JS = Path(str(files("chokehold.render") / "vendor" / "reveal.js"))
 
 
@@ -46,7 +47,8 @@ class Format:
 
     @property
     def chart_mime(self) -> str:
-        return "text/html" if self.html else "image/png"
+        """What charts offer this format: plotly HTML, or a description drawn here."""
+        return "text/html" if self.html else CHART_MIME
 
 
 FORMATS = {
@@ -95,9 +97,14 @@ def _output_markdown(output: dict, fmt: Format, workdir: Path, stem: str,
         return value.rstrip() + "\n"
     if mime == "text/plain":
         return value if options.get("output") == "asis" else _fence(value, "")
-    suffix = {"image/png": ".png", "image/jpeg": ".jpg", "image/svg+xml": ".svg"}[mime]
-    path = workdir / f"{stem}{suffix}"
-    path.write_bytes(value.encode() if suffix == ".svg" else base64.b64decode(value))
+    if mime == CHART_MIME:  # drawn here: vectors for typst, a picture for PPTX
+        chart = Chart.from_spec(value)
+        path = workdir / f"{stem}{'.svg' if fmt.name == 'pdf' else '.png'}"
+        path.write_bytes(chart.svg().encode() if fmt.name == "pdf" else chart.png())
+    else:
+        suffix = {"image/png": ".png", "image/jpeg": ".jpg", "image/svg+xml": ".svg"}[mime]
+        path = workdir / f"{stem}{suffix}"
+        path.write_bytes(value.encode() if suffix == ".svg" else base64.b64decode(value))
     caption = options.get("fig-cap", "")
     return f"![{caption}]({path.name})\n"
 
@@ -198,7 +205,8 @@ def convert(executed: Executed, fmt: Format, project: dict, project_dir: Path,
         return target
     pdf = workdir / f"{executed.doc.name}.pdf"
     try:
-        typst.compile(str(target), output=str(pdf), root=str(workdir))
+        typst.compile(str(target), output=str(pdf), root=str(workdir),
+                      font_paths=[chart_fonts()])
     except typst.TypstError as exc:
         raise ConversionError(f"typst could not write the PDF of {executed.doc.name}: "
                               f"{exc}") from exc

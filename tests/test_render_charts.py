@@ -1,0 +1,41 @@
+"""Static charts drawn outside the kernel: the description round-trips, SVG keeps its text."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+
+from chokehold.render.charts import Chart, Marker, Series
+
+
+def _chart() -> Chart:
+    """Every kind of x value a chart holds: dates, datetimes, labels, month numbers."""
+    return Chart(
+        title="China supplied 38% of Japan's rare earths imports in 2024", y_label="share (%)",
+        source="Source: CEPII, BACI (vintage V202401b)", x_label="year", percent=True,
+        series=[Series("China", [date(2023, 7, 1), date(2024, 7, 1)], [0.5, None]),
+                Series("at", [datetime(2024, 1, 2, 3, 4)], [1.0], kind="points", color=2),
+                Series("share", ["JPN", "USA"], [0.25, 0.75], kind="barh"),
+                Series("P50", [1, 2], [0.1, 0.2], dashed=True)],
+        markers=[Marker(date(2024, 1, 1), "in force")])
+
+
+def test_a_chart_description_comes_back_as_the_same_chart() -> None:
+    chart = _chart()
+    spec = json.loads(json.dumps(chart.spec()))  # as it travels in a notebook output
+    back = Chart.from_spec(spec)
+    assert back == chart
+    assert type(back.series[0].x[0]) is date and type(back.series[1].x[0]) is datetime
+    assert back.markers[0].x == date(2024, 1, 1)
+
+
+def test_svg_keeps_the_title_as_text_and_png_is_a_png() -> None:
+    chart = Chart(title="China supplied 38% of Japan's rare earths imports in 2024",
+                  y_label="share (%)", source="Source: CEPII, BACI", percent=True,
+                  series=[Series("China", [date(2023, 7, 1), date(2024, 7, 1)], [0.5, 0.38])],
+                  markers=[Marker(date(2024, 1, 1), "in force")])
+    svg = chart.svg()
+    assert svg.lstrip().startswith("<?xml") and "China supplied 38% of Japan" in svg
+    assert ">in force<" in svg and "DejaVu Sans" in svg
+    assert svg == chart.svg()  # the same chart, the same file
+    assert chart.png().startswith(b"\x89PNG\r\n\x1a\n")

@@ -126,51 +126,52 @@ class Chart:
     """Decimals of the value axis' tick labels (a ratio of 2.6x needs one)."""
 
     def plotly(self) -> Any:
+        """The interactive figure, built in one go: plotly validates (and copies the
+        template) once, not once per add_vline/update_layout."""
         import plotly.graph_objects as go
 
-        fig = go.Figure()
+        traces = []
         for n, s in enumerate(self.series):
             color = style.PALETTE[(n if s.color is None else s.color) % len(style.PALETTE)]
             if s.kind == "line":
-                fig.add_trace(go.Scatter(x=s.x, y=s.y, name=s.name, mode="lines+markers",
+                traces.append(go.Scatter(x=s.x, y=s.y, name=s.name, mode="lines+markers",
                                          line={"color": color,
                                                "dash": "dash" if s.dashed else "solid"}))
             elif s.kind == "points":
-                fig.add_trace(go.Scatter(x=s.x, y=s.y, name=s.name, mode="markers",
+                traces.append(go.Scatter(x=s.x, y=s.y, name=s.name, mode="markers",
                                          marker={"color": color, "size": 9}))
             else:
-                horizontal = s.kind == "barh"
-                fig.add_trace(go.Bar(x=s.y if horizontal else s.x, y=s.x if horizontal else s.y,
-                                     name=s.name, orientation="h" if horizontal else "v",
+                flip = s.kind == "barh"
+                traces.append(go.Bar(x=s.y if flip else s.x, y=s.x if flip else s.y,
+                                     name=s.name, orientation="h" if flip else "v",
                                      marker={"color": color}))
-        for m in self.markers:
-            fig.add_vline(x=m.x.isoformat(), line={"dash": "dot", "color": style.MARKER,
-                                                   "width": 1})
-            fig.add_annotation(x=m.x.isoformat(), y=1, yref="paper", text=m.label,
-                               showarrow=False, textangle=-90, xanchor="right", yanchor="top",
-                               font={"size": 10, "color": style.MARKER})
+        source = textwrap.wrap(self.source, SOURCE_WRAP)
         value_axis = {"title": self.y_label, "tickformat": ".0%" if self.percent else
                       f",.{self.decimals}f" if self.decimals else ",~r"}
-        source = textwrap.wrap(self.source, SOURCE_WRAP)
-        fig.update_layout(
-            title={"text": f"<b>{'<br>'.join(textwrap.wrap(self.title, TITLE_WRAP))}</b>",
-                   "font": {"size": 15}},
-            template="simple_white", height=440 + 14 * len(source),
-            margin={"t": 70, "b": 90 + 14 * len(source), "l": 70, "r": 20},
-            font={"family": style.FONT_STACK, "color": style.INK},
-            legend={"orientation": "h", "y": -0.18},
-            annotations=[*fig.layout.annotations, {
-                "text": "<br>".join(source), "xref": "paper",
-                "yref": "paper", "x": 0, "y": -0.28, "yanchor": "top", "align": "left",
-                "showarrow": False, "xanchor": "left", "font": {"size": 10, "color": style.MUTED}}],
-        )
-        if self.series and self.series[0].kind == "barh":
-            fig.update_xaxes(**value_axis)
-            fig.update_yaxes(title=self.x_label, autorange="reversed")
-        else:
-            fig.update_yaxes(**value_axis)
-            fig.update_xaxes(title=self.x_label)
-        return fig
+        horizontal = bool(self.series) and self.series[0].kind == "barh"
+        label_axis = {"title": self.x_label, **({"autorange": "reversed"} if horizontal else {})}
+        layout = {
+            "shapes": [{"type": "line", "x0": m.x.isoformat(), "x1": m.x.isoformat(), "xref": "x",
+                        "y0": 0, "y1": 1, "yref": "y domain",
+                        "line": {"dash": "dot", "color": style.MARKER, "width": 1}}
+                       for m in self.markers],
+            "annotations": [
+                *({"x": m.x.isoformat(), "y": 1, "yref": "paper", "text": m.label,
+                   "showarrow": False, "textangle": -90, "xanchor": "right", "yanchor": "top",
+                   "font": {"size": 10, "color": style.MARKER}} for m in self.markers),
+                {"text": "<br>".join(source), "xref": "paper", "yref": "paper", "x": 0, "y": -0.28,
+                 "yanchor": "top", "align": "left", "showarrow": False, "xanchor": "left",
+                 "font": {"size": 10, "color": style.MUTED}}],
+            "title": {"text": f"<b>{'<br>'.join(textwrap.wrap(self.title, TITLE_WRAP))}</b>",
+                      "font": {"size": 15}},
+            "template": "simple_white", "height": 440 + 14 * len(source),
+            "margin": {"t": 70, "b": 90 + 14 * len(source), "l": 70, "r": 20},
+            "font": {"family": style.FONT_STACK, "color": style.INK},
+            "legend": {"orientation": "h", "y": -0.18},
+            "xaxis": value_axis if horizontal else label_axis,
+            "yaxis": label_axis if horizontal else value_axis,
+        }
+        return go.Figure(data=traces, layout=layout)
 
     def spec(self) -> dict:
         """Everything the chart is drawn from, as JSON (:data:`CHART_MIME`)."""

@@ -1,4 +1,5 @@
-"""Static charts drawn outside the kernel: the description round-trips, SVG keeps its text."""
+"""Converting outside the kernel: chart descriptions round-trip and are drawn (SVG keeps its
+text); raw HTML outputs pandoc need not read skip it."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import json
 from datetime import date, datetime
 
 from chokehold.render.charts import Chart, Marker, Series
+from chokehold.render.convert import FORMATS, convert
+from chokehold.render.kernel import Executed
+from chokehold.render.qmd import parse_qmd
 
 
 def _chart() -> Chart:
@@ -39,3 +43,23 @@ def test_svg_keeps_the_title_as_text_and_png_is_a_png() -> None:
     assert ">in force<" in svg and "DejaVu Sans" in svg
     assert svg == chart.svg()  # the same chart, the same file
     assert chart.png().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_html_outputs_pass_pandoc_unread_unless_they_refer_to_a_file(tmp_path) -> None:
+    """Resource-free HTML outputs skip pandoc (markers, put back after) and come out
+    verbatim; one with an image still has pandoc embed it (the page stays offline)."""
+    (tmp_path / "dot.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" width="4" '
+                                      'height="4"><circle r="2" cx="2" cy="2"/></svg>')
+    (tmp_path / "doc.qmd").write_text("---\ntitle: T\n---\n\nText.\n\n```{python}\n1\n```\n")
+    doc = parse_qmd(tmp_path / "doc.qmd")
+    plain = "<div class=\"x\">\n  <b>kept   as is</b>&#39;\n</div>"
+    image = f'<p><img src="{tmp_path / "dot.svg"}" alt="dot"></p>'
+    code = next(n for n, cell in enumerate(doc.cells) if cell.kind == "code")
+    outputs = {code: [{"output_type": "display_data", "data": {"text/html": html}}
+                      for html in (plain, image)]}
+    work = tmp_path / "work"
+    work.mkdir()
+    out = convert(Executed(doc, {}, outputs, []), FORMATS["html"], {}, tmp_path, work)
+    html = out.read_text(encoding="utf-8")
+    assert plain in html and "chokehold: output" not in html
+    assert 'src="data:image/svg+xml' in html and str(tmp_path / "dot.svg") not in html

@@ -32,6 +32,10 @@ HTML_MIME = ("text/html", "image/svg+xml", "image/png", "image/jpeg", "text/mark
              "text/plain")
 STATIC_MIME = ("text/markdown", CHART_MIME, "image/png", "image/jpeg", "text/plain")
 REVEAL_JS = Path(str(files("chokehold.render") / "vendor" / "reveal.js"))
+RESOURCE = re.compile(r"""\b(?:src|srcset|href|poster|data)\s*=|url\s*\(|@import""",
+                      re.IGNORECASE)
+"""What pandoc's --embed-resources acts on in raw HTML (a file or URL to inline)."""
+HELD = re.compile(r"<!-- chokehold: output (\S+) -->")
 
 
 class ConversionError(ChokeholdError):
@@ -75,7 +79,9 @@ def _fence(text: str, info: str) -> str:
 
 
 def _output_markdown(output: dict, fmt: Format, workdir: Path, stem: str,
-                     options: dict) -> str:
+                     options: dict, held: dict[str, str]) -> str:
+    """One output in markdown; HTML that refers to no resource goes into ``held`` instead,
+    a marker in its place, as pandoc would copy it unchanged."""
     kind = output.get("output_type")
     if kind == "stream":
         if output.get("name") == "stderr" and options.get("warning") is not True:
@@ -91,8 +97,14 @@ def _output_markdown(output: dict, fmt: Format, workdir: Path, stem: str,
     value = bundle[mime]
     value = "".join(value) if isinstance(value, list) else value
     if mime == "text/html":
-        # pandoc need not parse the 4.6 MB plotly.js: a marker stands in until pandoc is done
-        return _fence(value.replace(plotly_script(), PLOTLY_MARKER), "{=html}")
+        # pandoc need not parse the 4.6 MB plotly.js: a marker stands in until pandoc is done;
+        # nor (embedding resources) plotly's data and great_tables' markup, when they refer
+        # to no file or URL: another marker, for the whole output
+        html = value.replace(plotly_script(), PLOTLY_MARKER)
+        if not RESOURCE.search(html):
+            held[stem] = html
+            html = f"<!-- chokehold: output {stem} -->"
+        return _fence(html, "{=html}")
     if mime == "text/markdown":
         return value.rstrip() + "\n"
     if mime == "text/plain":
@@ -109,8 +121,9 @@ def _output_markdown(output: dict, fmt: Format, workdir: Path, stem: str,
     return f"![{caption}]({path.name})\n"
 
 
-def to_markdown(executed: Executed, fmt: Format, workdir: Path) -> str:
-    """The document body for one format: markdown with inline values, outputs in place."""
+def to_markdown(executed: Executed, fmt: Format, workdir: Path, held: dict[str, str]) -> str:
+    """The document body for one format: markdown with inline values, outputs in place (raw
+    HTML outputs pandoc need not read go into ``held``, see :func:`_output_markdown`)."""
     values = iter(executed.inline)
     parts = []
     for n, cell in enumerate(executed.doc.cells):
@@ -125,7 +138,8 @@ def to_markdown(executed: Executed, fmt: Format, workdir: Path) -> str:
         if cell.options.get("output") is False:
             continue
         for k, output in enumerate(executed.outputs.get(n, [])):
-            parts.append(_output_markdown(output, fmt, workdir, f"cell{n}-{k}", cell.options))
+            parts.append(_output_markdown(output, fmt, workdir, f"cell{n}-{k}", cell.options,
+                                          held))
     return "\n".join(p for p in parts if p)
 
 
@@ -188,8 +202,9 @@ def convert(executed: Executed, fmt: Format, project: dict, project_dir: Path,
     """Write one format of an executed document into ``workdir``; returns the file."""
     options = _options(project, executed.doc.meta, fmt)
     source = workdir / f"{executed.doc.name}.{fmt.name}.md"
+    held: dict[str, str] = {}
     source.write_text(_front_matter(executed.doc.meta, options, fmt) +
-                      to_markdown(executed, fmt, workdir), encoding="utf-8")
+                      to_markdown(executed, fmt, workdir, held), encoding="utf-8")
     target = workdir / f"{executed.doc.name}{'.typ' if fmt.name == 'pdf' else fmt.suffix}"
     command = [pypandoc.get_pandoc_path(), str(source), "--from=markdown-implicit_figures",
                f"--output={target}", *_pandoc_args(fmt, options, project_dir, workdir)]
@@ -198,9 +213,9 @@ def convert(executed: Executed, fmt: Format, project: dict, project_dir: Path,
         raise ConversionError(f"pandoc could not write {fmt.name} for {executed.doc.name}: "
                               f"{done.stderr.strip()}")
     if fmt.html:
-        html = target.read_text(encoding="utf-8")
-        if PLOTLY_MARKER in html:
-            target.write_text(html.replace(PLOTLY_MARKER, plotly_script(), 1), encoding="utf-8")
+        html = HELD.sub(lambda m: held.get(m.group(1), m.group(0)),
+                        target.read_text(encoding="utf-8"))
+        target.write_text(html.replace(PLOTLY_MARKER, plotly_script(), 1), encoding="utf-8")
     if fmt.name != "pdf":
         return target
     pdf = workdir / f"{executed.doc.name}.pdf"

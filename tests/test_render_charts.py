@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 
-from chokehold.render.charts import Chart, Marker, Series
-from chokehold.render.convert import FORMATS, convert
+import pytest
+
+from chokehold.render.charts import CHART_MIME, Chart, Marker, Series
+from chokehold.render.convert import FORMATS, ConversionError, convert
 from chokehold.render.kernel import Executed
 from chokehold.render.qmd import parse_qmd
 
@@ -63,3 +65,15 @@ def test_html_outputs_pass_pandoc_unread_unless_they_refer_to_a_file(tmp_path) -
     html = out.read_text(encoding="utf-8")
     assert plain in html and "chokehold: output" not in html
     assert 'src="data:image/svg+xml' in html and str(tmp_path / "dot.svg") not in html
+
+
+def test_a_chart_that_cannot_be_drawn_fails_its_document_clearly(tmp_path) -> None:
+    (tmp_path / "doc.qmd").write_text("---\ntitle: T\n---\n\n```{python}\n1\n```\n")
+    doc = parse_qmd(tmp_path / "doc.qmd")
+    code = next(n for n, cell in enumerate(doc.cells) if cell.kind == "code")
+    bad = Chart(title="Mixed axes", y_label="y", source="s",
+                series=[Series("when", [date(2024, 1, 1)], [1.0]),
+                        Series("who", ["JPN"], [2.0], kind="bar")])
+    outputs = {code: [{"output_type": "display_data", "data": {CHART_MIME: bad.spec()}}]}
+    with pytest.raises(ConversionError, match="could not draw the chart 'Mixed axes' for pdf"):
+        convert(Executed(doc, {}, outputs, []), FORMATS["pdf"], {}, tmp_path, tmp_path)

@@ -112,7 +112,11 @@ def _output_markdown(output: dict, fmt: Format, workdir: Path, stem: str,
     if mime == CHART_MIME:  # drawn here: vectors for typst, a picture for PPTX
         chart = Chart.from_spec(value)
         path = workdir / f"{stem}{'.svg' if fmt.name == 'pdf' else '.png'}"
-        path.write_bytes(chart.svg().encode() if fmt.name == "pdf" else chart.png())
+        try:
+            path.write_bytes(chart.svg().encode() if fmt.name == "pdf" else chart.png())
+        except Exception as exc:  # matplotlib's own errors: this document fails, not a batch
+            raise ConversionError(f"could not draw the chart {chart.title!r} for "
+                                  f"{fmt.name}: {exc}") from exc
     else:
         suffix = {"image/png": ".png", "image/jpeg": ".jpg", "image/svg+xml": ".svg"}[mime]
         path = workdir / f"{stem}{suffix}"

@@ -1,9 +1,10 @@
 """One execution, every format: executed cells -> pandoc markdown -> html, revealjs, pptx, pdf.
 
 Each format picks, per output, the richest MIME type it can show (as Quarto does): HTML and
-reveal.js take ``text/html`` (plotly, great_tables), PDF and PPTX take ``text/markdown`` or
-``image/png``. PDF goes pandoc -> typst -> PDF with the typst compiler from PyPI. reveal.js is
-the copy vendored under ``chokehold/render/vendor/reveal.js`` and every HTML output embeds its
+reveal.js take ``text/html`` (plotly, great_tables), PDF and PPTX take ``text/markdown``, a
+chart's description (``CHART_MIME``, drawn here: SVG for PDF, PNG for PPTX) or ``image/png``.
+PDF goes pandoc -> typst -> PDF with the typst compiler from PyPI. reveal.js is the copy
+vendored under ``chokehold/render/vendor/reveal.js`` and every HTML output embeds its
 resources, so nothing is fetched from the network when a report is opened.
 """
 
@@ -23,14 +24,18 @@ import typst
 import yaml
 
 from chokehold.errors import ChokeholdError
-from chokehold.render.charts import PLOTLY_MARKER, plotly_script
+from chokehold.render.charts import CHART_MIME, PLOTLY_MARKER, Chart, chart_fonts, plotly_script
 from chokehold.render.kernel import Executed, is_hidden
 from chokehold.render.qmd import INLINE
 
 HTML_MIME = ("text/html", "image/svg+xml", "image/png", "image/jpeg", "text/markdown",
              "text/plain")
-STATIC_MIME = ("text/markdown", "image/png", "image/jpeg", "text/plain")
+STATIC_MIME = ("text/markdown", CHART_MIME, "image/png", "image/jpeg", "text/plain")
 REVEAL_JS = Path(str(files("chokehold.render") / "vendor" / "reveal.js"))
+RESOURCE = re.compile(r"""\b(?:src|srcset|href|poster|data)\s*=|url\s*\(|@import""",
+                      re.IGNORECASE)
+"""What pandoc's --embed-resources acts on in raw HTML (a file or URL to inline)."""
+HELD = re.compile(r"<!-- chokehold: output (\S+) -->")
 
 
 class ConversionError(ChokeholdError):
@@ -46,7 +51,8 @@ class Format:
 
     @property
     def chart_mime(self) -> str:
-        return "text/html" if self.html else "image/png"
+        """What charts offer this format: plotly HTML, or a description drawn here."""
+        return "text/html" if self.html else CHART_MIME
 
 
 FORMATS = {
@@ -73,7 +79,9 @@ def _fence(text: str, info: str) -> str:
 
 
 def _output_markdown(output: dict, fmt: Format, workdir: Path, stem: str,
-                     options: dict) -> str:
+                     options: dict, held: dict[str, str]) -> str:
+    """One output in markdown; HTML that refers to no resource goes into ``held`` instead,
+    a marker in its place, as pandoc would copy it unchanged."""
     kind = output.get("output_type")
     if kind == "stream":
         if output.get("name") == "stderr" and options.get("warning") is not True:
@@ -89,21 +97,37 @@ def _output_markdown(output: dict, fmt: Format, workdir: Path, stem: str,
     value = bundle[mime]
     value = "".join(value) if isinstance(value, list) else value
     if mime == "text/html":
-        # pandoc need not parse the 4.6 MB plotly.js: a marker stands in until pandoc is done
-        return _fence(value.replace(plotly_script(), PLOTLY_MARKER), "{=html}")
+        # pandoc need not parse the 4.6 MB plotly.js: a marker stands in until pandoc is done;
+        # nor (embedding resources) plotly's data and great_tables' markup, when they refer
+        # to no file or URL: another marker, for the whole output
+        html = value.replace(plotly_script(), PLOTLY_MARKER)
+        if not RESOURCE.search(html):
+            held[stem] = html
+            html = f"<!-- chokehold: output {stem} -->"
+        return _fence(html, "{=html}")
     if mime == "text/markdown":
         return value.rstrip() + "\n"
     if mime == "text/plain":
         return value if options.get("output") == "asis" else _fence(value, "")
-    suffix = {"image/png": ".png", "image/jpeg": ".jpg", "image/svg+xml": ".svg"}[mime]
-    path = workdir / f"{stem}{suffix}"
-    path.write_bytes(value.encode() if suffix == ".svg" else base64.b64decode(value))
+    if mime == CHART_MIME:  # drawn here: vectors for typst, a picture for PPTX
+        chart = Chart.from_spec(value)
+        path = workdir / f"{stem}{'.svg' if fmt.name == 'pdf' else '.png'}"
+        try:
+            path.write_bytes(chart.svg().encode() if fmt.name == "pdf" else chart.png())
+        except Exception as exc:  # matplotlib's own errors: this document fails, not a batch
+            raise ConversionError(f"could not draw the chart {chart.title!r} for "
+                                  f"{fmt.name}: {exc}") from exc
+    else:
+        suffix = {"image/png": ".png", "image/jpeg": ".jpg", "image/svg+xml": ".svg"}[mime]
+        path = workdir / f"{stem}{suffix}"
+        path.write_bytes(value.encode() if suffix == ".svg" else base64.b64decode(value))
     caption = options.get("fig-cap", "")
     return f"![{caption}]({path.name})\n"
 
 
-def to_markdown(executed: Executed, fmt: Format, workdir: Path) -> str:
-    """The document body for one format: markdown with inline values, outputs in place."""
+def to_markdown(executed: Executed, fmt: Format, workdir: Path, held: dict[str, str]) -> str:
+    """The document body for one format: markdown with inline values, outputs in place (raw
+    HTML outputs pandoc need not read go into ``held``, see :func:`_output_markdown`)."""
     values = iter(executed.inline)
     parts = []
     for n, cell in enumerate(executed.doc.cells):
@@ -118,7 +142,8 @@ def to_markdown(executed: Executed, fmt: Format, workdir: Path) -> str:
         if cell.options.get("output") is False:
             continue
         for k, output in enumerate(executed.outputs.get(n, [])):
-            parts.append(_output_markdown(output, fmt, workdir, f"cell{n}-{k}", cell.options))
+            parts.append(_output_markdown(output, fmt, workdir, f"cell{n}-{k}", cell.options,
+                                          held))
     return "\n".join(p for p in parts if p)
 
 
@@ -181,8 +206,9 @@ def convert(executed: Executed, fmt: Format, project: dict, project_dir: Path,
     """Write one format of an executed document into ``workdir``; returns the file."""
     options = _options(project, executed.doc.meta, fmt)
     source = workdir / f"{executed.doc.name}.{fmt.name}.md"
+    held: dict[str, str] = {}
     source.write_text(_front_matter(executed.doc.meta, options, fmt) +
-                      to_markdown(executed, fmt, workdir), encoding="utf-8")
+                      to_markdown(executed, fmt, workdir, held), encoding="utf-8")
     target = workdir / f"{executed.doc.name}{'.typ' if fmt.name == 'pdf' else fmt.suffix}"
     command = [pypandoc.get_pandoc_path(), str(source), "--from=markdown-implicit_figures",
                f"--output={target}", *_pandoc_args(fmt, options, project_dir, workdir)]
@@ -191,14 +217,15 @@ def convert(executed: Executed, fmt: Format, project: dict, project_dir: Path,
         raise ConversionError(f"pandoc could not write {fmt.name} for {executed.doc.name}: "
                               f"{done.stderr.strip()}")
     if fmt.html:
-        html = target.read_text(encoding="utf-8")
-        if PLOTLY_MARKER in html:
-            target.write_text(html.replace(PLOTLY_MARKER, plotly_script(), 1), encoding="utf-8")
+        html = HELD.sub(lambda m: held.get(m.group(1), m.group(0)),
+                        target.read_text(encoding="utf-8"))
+        target.write_text(html.replace(PLOTLY_MARKER, plotly_script(), 1), encoding="utf-8")
     if fmt.name != "pdf":
         return target
     pdf = workdir / f"{executed.doc.name}.pdf"
     try:
-        typst.compile(str(target), output=str(pdf), root=str(workdir))
+        typst.compile(str(target), output=str(pdf), root=str(workdir),
+                      font_paths=[chart_fonts()])
     except typst.TypstError as exc:
         raise ConversionError(f"typst could not write the PDF of {executed.doc.name}: "
                               f"{exc}") from exc

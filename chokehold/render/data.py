@@ -3,18 +3,21 @@
 Documents only query and present: every number they show comes from here (the warehouse or
 the analysis API), so .qmd cells stay short and nothing is computed or typed in a document.
 One read-only connection serves a whole kernel, so a batch of documents opens the warehouse
-once. Dependence, reliance, the price gap, the event study and the scenarios are the analysis
-API's answers (``chokehold.analysis``); what changed between refreshes is the vintage diff
+once; what does not change while it is open (names, vintages, source lines, the trade rows a
+document reads several times, the scenario definitions) is looked up once per connection.
+Dependence, reliance, the price gap, the event study and the scenarios are the analysis API's
+answers (``chokehold.analysis``); what changed between refreshes is the vintage diff
 (``chokehold.vintages``).
 """
 
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
-from typing import TYPE_CHECKING
+from functools import cache, lru_cache, partial
+from typing import TYPE_CHECKING, TypeVar
 
 import duckdb
 import polars as pl
@@ -35,6 +38,16 @@ SUPPLIER = "CHN"
 """The supplier whose controls the toolkit studies (every registry measure's issuer so far)."""
 
 _settings: Settings | None = None
+_caches: list = []
+F = TypeVar("F", bound=Callable)
+
+
+def _per_connection(function: F, size: int | None = None) -> F:
+    """Cache while the warehouse connection is open (read-only: its answers do not change);
+    :func:`configure` forgets. ``size`` bounds caches of frames."""
+    cached = lru_cache(maxsize=size)(function)
+    _caches.append(cached)
+    return cached
 
 
 def configure(chosen: Settings) -> None:
@@ -43,7 +56,7 @@ def configure(chosen: Settings) -> None:
     _settings = chosen
     if connection.cache_info().currsize:
         connection().close()
-    for cached in (connection, commodities, registry, scenario_run):
+    for cached in _caches:
         cached.cache_clear()
 
 
@@ -54,18 +67,18 @@ def settings() -> Settings:
     return _settings
 
 
-@cache
+@_per_connection
 def connection() -> duckdb.DuckDBPyConnection:
     """The warehouse, read-only, opened once per process (kernel)."""
     return open_warehouse(settings().warehouse, read_only=True)
 
 
-@cache
+@_per_connection
 def commodities() -> dict[str, Commodity]:
     return load_commodities(settings().commodities_file)
 
 
-@cache
+@_per_connection
 def registry() -> dict[str, Measure]:
     return load_registry(settings().controls_dir, commodities())
 
@@ -89,6 +102,7 @@ def query(sql: str, params: list | None = None) -> pl.DataFrame:
     return read_query(connection(), sql, params)
 
 
+@_per_connection
 def country_name(iso3: str) -> str:
     row = first_row(connection(), "SELECT name FROM countries WHERE iso3 = ?", [iso3])
     return row[0] if row else iso3
@@ -103,16 +117,22 @@ TRADE_SOURCE = "baci"
 """Shares, HHI and reliance are of CEPII BACI (annual, reconciled mirror flows)."""
 
 
+@_per_connection
+def _commodity_lines() -> pl.DataFrame:
+    return query("SELECT commodity_id, hs_revision, hs_code FROM commodity_hs")
+
+
+@partial(_per_connection, size=32)
 def commodity_trade(commodity: str, until: date, *, reporter: str | None = None,
                     partner: str | None = None) -> pl.DataFrame:
     """Annual BACI import rows of the commodity group's lines (``dependence.commodity_flows``)
-    reported by ``reporter`` or, for its exports as others report them, from ``partner``."""
+    reported by ``reporter`` or, for its exports as others report them, from ``partner``.
+    A document reads the same rows for shares, partners and reliance: cached."""
     who = "reporter_iso3" if reporter else "partner_iso3"
     flows = query(f"""
         SELECT * FROM trade_flows WHERE source = ? AND flow = 'import' AND freq = 'A'
           AND {who} = ? AND period <= ?""", [TRADE_SOURCE, reporter or partner, until])
-    lines = query("SELECT commodity_id, hs_revision, hs_code FROM commodity_hs")
-    return dep.commodity_flows(flows, lines, commodity)
+    return dep.commodity_flows(flows, _commodity_lines(), commodity)
 
 
 def import_shares(importer: str, commodity: str, until: date) -> pl.DataFrame:
@@ -141,6 +161,7 @@ def dependence(importer: str, commodity: str, until: date,
             .cast({k: v for k, v in schema.items()}).sort("year"))
 
 
+@_per_connection
 def partner_names() -> pl.DataFrame:
     return query("SELECT iso3 AS partner_iso3, name FROM countries")
 
@@ -351,23 +372,32 @@ class ScenarioRun:
     reason: str | None = None
 
 
-@cache
+@_per_connection
+def _scenario_inputs(scenario: str) -> tuple:
+    """The scenario definition, the BACI revision and world production (the same for every
+    importer)."""
+    from chokehold.analysis.scenarios import store
+    from chokehold.analysis.scenarios.spec import load_scenario
+
+    con = connection()
+    return (load_scenario(settings().data_dir / "scenarios", scenario, []),
+            store.trade_revision(con), store.load_production(con))
+
+
+@_per_connection
 def scenario_run(control: str, importer: str, commodity: str, scenario: str,
                  draws: int = SCENARIO_DRAWS, seed: int = SCENARIO_SEED) -> ScenarioRun:
     """``analysis.scenarios`` run on the warehouse (as ``chokehold scenario run`` does)."""
     from chokehold.analysis.scenarios import store
     from chokehold.analysis.scenarios.exposure import run_one
-    from chokehold.analysis.scenarios.spec import load_scenario
 
-    con = connection()
     key = (control, importer, commodity, scenario, draws, seed)
     try:
-        spec = load_scenario(settings().data_dir / "scenarios", scenario, [])
-        revision = store.trade_revision(con)
+        spec, revision, production = _scenario_inputs(scenario)
         good = commodities()[commodity]
-        flows = store.load_flows(con, good.lines(revision), [importer], revision)
-        result = run_one(spec, measure(control), good, importer, flows,
-                         store.load_production(con), revision, draws=draws, seed=seed)
+        flows = store.load_flows(connection(), good.lines(revision), [importer], revision)
+        result = run_one(spec, measure(control), good, importer, flows, production, revision,
+                         draws=draws, seed=seed)
     except ChokeholdError as exc:
         return ScenarioRun(*key, result=None, reason=str(exc))
     return ScenarioRun(*key, result=result)
@@ -411,6 +441,7 @@ def covered_items(control_id: str) -> pl.DataFrame:
         ORDER BY item_no""", [control_id])
 
 
+@_per_connection
 def vintage(source_id: str) -> str:
     """The latest vintage of a source in the warehouse, for source lines."""
     row = first_row(connection(), "SELECT vintage FROM vintages WHERE source_id = ? "
@@ -418,6 +449,7 @@ def vintage(source_id: str) -> str:
     return row[0] if row else "no vintage recorded"
 
 
+@_per_connection
 def source_line(*source_ids: str) -> str:
     """'Source: CEPII (BACI, vintage V202401b); ...' for the foot of a chart or table."""
     frame = query("SELECT source_id, publisher, title FROM sources WHERE source_id IN "

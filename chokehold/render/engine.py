@@ -203,7 +203,7 @@ class Renderer:
         """Render each document in turn; a failure is recorded and the batch goes on.
 
         While the kernel executes a document, a worker thread converts and publishes the
-        previous one (pandoc and typst run outside the kernel), so the two overlap.
+        previous one (draws its static charts, runs pandoc and typst), so the two overlap.
         """
         def failed(job: Prepared, started: float, exc: Exception) -> Result:
             return Result(job.name, [], time.perf_counter() - started, str(exc))

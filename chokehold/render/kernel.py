@@ -3,7 +3,9 @@
 The parameters are injected as Quarto and papermill do: a cell tagged ``injected-parameters``
 right after the cell tagged ``parameters``. One :class:`Kernel` (a real ipykernel from this
 virtualenv, driven by nbclient) serves a whole batch: before each document its namespace is
-reset, while imported modules and the warehouse connection they hold stay warm.
+reset, while imported modules and the warehouse connection they hold stay warm. What survives
+the reset is then frozen out of the garbage collector (``gc.freeze``), so a warm document's
+collections scan only its own objects, not every module's.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ matplotlib.pyplot.close('all')
 import chokehold.render.charts
 chokehold.render.charts.set_targets(%r, plotly_marker=True)
 chokehold.render.charts.reset_document()
+import gc
+gc.freeze()
 """
 INLINE = '''
 from IPython.display import display as __display

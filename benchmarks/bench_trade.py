@@ -124,12 +124,20 @@ def time_load(workdir: Path) -> tuple[float, float, Path]:
 
 
 def time_bare_duckdb(workdir: Path) -> float:
-    con = duckdb.connect(str(workdir / "bare.duckdb"))
-    start = time.perf_counter()
-    con.execute(f"CREATE TABLE baci AS SELECT * FROM read_csv('{DATA}')")
-    elapsed = time.perf_counter() - start
-    con.close()
-    return elapsed
+    """The faster of two bare CTAS runs from a warm page cache (the baseline at its best)."""
+    with DATA.open("rb") as fh:  # warm the page cache: no run pays the disk read alone
+        while fh.read(1 << 24):
+            pass
+    runs = []
+    for attempt in range(2):
+        target = workdir / f"bare{attempt}.duckdb"
+        con = duckdb.connect(str(target))
+        start = time.perf_counter()
+        con.execute(f"CREATE TABLE baci AS SELECT * FROM read_csv('{DATA}')")
+        runs.append(time.perf_counter() - start)
+        con.close()
+        target.unlink()
+    return min(runs)
 
 
 def time_pandas_load() -> tuple[float, object]:

@@ -62,19 +62,23 @@ def to_baci_flows(raw: pl.DataFrame, codes: pl.DataFrame, batches: dict[int, int
     if bad_v.height:
         raise DataError(f"value {bad_v['v'][0]!r} is not a number", source=origin,
                         row=int(bad_v["_source_row"][0]), field="v")
-    mapping = dict(zip(codes["code"], codes["iso3"]))
+    known = codes["code"].cast(pl.Int64, strict=False).drop_nulls().implode()
     frame = frame.with_columns(
-        pl.col("j").replace_strict(mapping, default=None).alias("reporter_iso3"),
-        pl.col("i").replace_strict(mapping, default=None).alias("partner_iso3"),
+        pl.col("j").cast(pl.Int64, strict=False).alias("importer_code"),
+        pl.col("i").cast(pl.Int64, strict=False).alias("exporter_code"),
         pl.col("t").replace_strict(batches, default=None, return_dtype=pl.UInt16).alias("batch"),
     )
-    for code_col, iso_col in (("t", "batch"), ("j", "reporter_iso3"), ("i", "partner_iso3")):
-        unknown = frame.filter(pl.col(iso_col).is_null())
+    unknown_year = frame.filter(pl.col("batch").is_null())
+    if unknown_year.height:
+        raise DataError(f"unknown BACI year {unknown_year['t'][0]!r}", source=origin,
+                        row=int(unknown_year["_source_row"][0]), field="t")
+    for raw_col, code_col in (("j", "importer_code"), ("i", "exporter_code")):
+        unknown = frame.filter(~pl.col(code_col).is_in(known) | pl.col(code_col).is_null())
         if unknown.height:
-            raise DataError(f"unknown BACI {'year' if code_col == 't' else 'country code'} "
-                            f"{unknown[code_col][0]!r}",
-                            source=origin, row=int(unknown["_source_row"][0]), field=code_col)
-    return frame.select("batch", "reporter_iso3", "partner_iso3", pl.col("k").alias("hs_code"),
+            raise DataError(f"unknown BACI country code {unknown[raw_col][0]!r}",
+                            source=origin, row=int(unknown["_source_row"][0]), field=raw_col)
+    return frame.select("batch", pl.col("importer_code").cast(pl.UInt16),
+                        pl.col("exporter_code").cast(pl.UInt16), pl.col("k").alias("hs_code"),
                         (pl.col("v_num") * 1000.0).alias("value_usd"),
                         pl.col("q_num").alias("qty"), "_source_row")
 
@@ -114,6 +118,9 @@ BACI_COLUMNS = ("t", "i", "j", "k", "v", "q")
 BULK_TYPES = {"t": "INTEGER", "i": "INTEGER", "j": "INTEGER", "k": "VARCHAR", "v": "DOUBLE",
               "q": "VARCHAR"}
 DIAGNOSE_TYPES = dict.fromkeys(BACI_COLUMNS, "VARCHAR")
+CODE_CHECKS = tuple((field, f"{field} IN (SELECT code FROM baci_countries)")
+                    for field in ("importer_code", "exporter_code"))
+"""Every country code of a load must be in country_codes (scheme baci), loaded first."""
 
 
 @dataclass(frozen=True)
@@ -244,31 +251,18 @@ def _stage_codes(con: duckdb.DuckDBPyConnection, files: BulkFiles) -> None:
             FROM read_csv('{files.product_codes}', header = true, all_varchar = true)""")
 
 
-def _iso3_list(con: duckdb.DuckDBPyConnection) -> str:
-    """A SQL list literal indexed by BACI country code + 1 (codes are 0-999) giving ISO3.
-
-    Looking codes up by position costs far less than joining 11 million rows to the codes."""
-    table: list[str | None] = [None] * 1000
-    for code, iso3 in con.execute("SELECT TRY_CAST(code AS INTEGER), iso3 FROM _baci_countries"
-                                  ).fetchall():
-        if code is not None and 0 <= code < 1000 and re.fullmatch(r"[A-Z0-9]{3}", iso3 or ""):
-            table[code] = iso3
-    return "[" + ", ".join("NULL" if iso3 is None else f"'{iso3}'" for iso3 in table) + "]"
-
-
-def bulk_flows(con: duckdb.DuckDBPyConnection, files: BulkFiles, batches: dict[int, int]
+def bulk_flows(files: BulkFiles, batches: dict[int, int], con: duckdb.DuckDBPyConnection
                ) -> duckdb.DuckDBPyRelation:
-    """The year files as baci_flows rows: one typed DuckDB read, codes looked up by position.
+    """The year files as baci_flows rows, in one typed DuckDB read (no join: countries stay
+    BACI codes, which the load checks against country_codes).
 
-    Unknown codes and years come out null (the table refuses them); a quantity that is neither
-    a number nor NA raises. ``diagnose_bulk`` then names the file and line.
+    A year outside ``batches`` comes out null (the table refuses it); a quantity that is
+    neither a number nor NA raises. ``diagnose_bulk`` then names the file and line.
     """
-    codes = _iso3_list(con)
-    iso3 = "CASE WHEN r.{0} BETWEEN 0 AND 999 THEN {1}[r.{0} + 1] END".format
     batch = " ".join(f"WHEN {year} THEN {number}" for year, number in batches.items())
     return con.sql(f"""
         SELECT CAST(CASE r.t {batch} END AS USMALLINT) AS batch,
-               {iso3("j", codes)} AS reporter_iso3, {iso3("i", codes)} AS partner_iso3,
+               CAST(r.j AS USMALLINT) AS importer_code, CAST(r.i AS USMALLINT) AS exporter_code,
                lpad(trim(r.k), 6, '0') AS hs_code, r.v * 1000.0 AS value_usd,
                coalesce(TRY_CAST(ltrim(r.q) AS DOUBLE),
                         CASE WHEN nullif(trim(r.q), 'NA') IS NOT NULL
@@ -356,11 +350,10 @@ def load_bulk(con: duckdb.DuckDBPyConnection, paths: Sequence[Path]) -> list[Loa
             loads.append(Load("country_codes", codes, SOURCE_ID, files.version,
                               files.country_codes))
         batches = batch_ids(con, files.hs_revision, years)
-        checks = ((("hs_code", "hs_code IN (SELECT k FROM _baci_products)"),)
-                  if files.product_codes is not None else ())
-        loads += batch_loads(batches, files.hs_revision, vintage,
-                             bulk_flows(con, files, batches), origin=origin, sha256=digest,
-                             checks=checks)
+        checks = CODE_CHECKS + ((("hs_code", "hs_code IN (SELECT k FROM _baci_products)"),)
+                                if files.product_codes is not None else ())
+        loads += batch_loads(batches, files.hs_revision, vintage, bulk_flows(files, batches, con),
+                             origin=origin, sha256=digest, checks=checks)
         try:
             return load_frames(con, loads, diagnose=lambda: diagnose_bulk(con, files))
         except duckdb.Error as exc:
@@ -395,4 +388,4 @@ def refresh(con: duckdb.DuckDBPyConnection, settings: Settings, *,
     batches = batch_ids(con, "HS92", years)
     flows = to_baci_flows(raw, code_map(con, "baci"), batches, origin=origin)
     return load_frames(con, batch_loads(batches, "HS92", GEOPOLRISK_VINTAGE, flows,
-                                        origin=origin, sha256=digest))
+                                        origin=origin, sha256=digest, checks=CODE_CHECKS))

@@ -164,7 +164,10 @@ def test_an_old_single_trade_flows_table_is_split_without_losing_rows(tmp_path: 
     path = tmp_path / "w.duckdb"
     baci = _flows([7.0, 8.0]).with_columns(pl.lit("baci").alias("source"),
                                            pl.lit("V1-HS17").alias("vintage"))
+    codes = pl.DataFrame({"scheme": "baci", "code": ["392", "156", "704"],
+                          "iso3": ["JPN", "CHN", "VNM"], "name": ["Japan", "China", "Viet Nam"]})
     with open_warehouse(path, create=True) as con:
+        load_frame(con, "country_codes", codes, source_id="t")
         con.execute("DROP VIEW trade_flows")
         con.execute(table_specs()["reported_flows"].ddl(name="trade_flows").replace(
             ",\n    CHECK (source <> 'baci')", "").replace(

@@ -219,12 +219,14 @@ BACI_YEAR = """SELECT f.importer_code AS importer, f.exporter_code AS exporter, 
 FROM baci_flows f JOIN baci_batches b USING (batch) WHERE b.hs_revision = $rev AND b.year = $year"""
 """A BACI year straight from its storage table: grouping 11 million rows by BACI's numeric
 country codes, then naming the million results, is faster than grouping ISO3 text."""
-TOP_SUPPLIER = "arg_max(exporter, v) AS top_supplier, max(v) AS top_v"
-TOP_SUPPLIER_BACI = """max((round(v)::BIGINT << 16) | exporter) >> 16 AS top_v,
-               max((round(v)::BIGINT << 16) | exporter) & 65535 AS top_supplier"""
-"""The largest supplier and its value in one max: BACI values are whole dollars (v is thousand
-USD to three decimals) and exporters 16-bit codes, so (value << 16 | code) orders by value and
-carries the code; a third cheaper than arg_max on 11 million rows. Ties go to the higher code."""
+TOP_SUPPLIER = ("arg_max(exporter, v) AS top_supplier, max(v) AS top_v",
+                "top_supplier, top_v")
+TOP_SUPPLIER_BACI = ("max((round(v)::BIGINT << 16) | exporter) AS top",
+                     "top >> 16 AS top_v, top & 65535 AS top_supplier")
+"""(aggregate, columns from it) giving the largest supplier and its value. For BACI, one max
+does it: values are whole dollars (v is thousand USD to three decimals) and exporters 16-bit
+codes, so (value << 16 | code) orders by value and carries the code; a third cheaper than
+arg_max on 11 million rows. Ties go to the higher code."""
 YEAR_FLOWS = """FROM trade_flows WHERE source = $source AND hs_revision = $rev AND flow = 'import'
     AND freq = 'A' AND period = make_date($year, 1, 1)"""
 
@@ -282,10 +284,12 @@ def global_screen(con: duckdb.DuckDBPyConnection, year: int, *, source: str = "b
     used = {k: v for k, v in params.items() if f"${k}" in flows}
     # Each grouping scans the year in its own statement: fed from one scan, the two hash
     # aggregations of 11 million rows ran a third slower.
+    top_aggregate, top_columns = TOP_SUPPLIER_BACI if source == "baci" else TOP_SUPPLIER
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _screen_imp AS
-        SELECT importer, hs, sum(v) AS imports_usd, sum(v * v) AS sq, count(*) AS suppliers,
-               {TOP_SUPPLIER_BACI if source == "baci" else TOP_SUPPLIER}
-        FROM ({flows}) GROUP BY ALL""", used)
+        SELECT importer, hs, imports_usd, sq, suppliers, {top_columns} FROM (
+            SELECT importer, hs, sum(v) AS imports_usd, sum(v * v) AS sq,
+                   count(*) AS suppliers, {top_aggregate}
+            FROM ({flows}) GROUP BY ALL)""", used)
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _screen_exp AS
         SELECT exporter, hs, sum(v) AS exports_usd FROM ({flows}) GROUP BY ALL""", used)
     sql = f"""

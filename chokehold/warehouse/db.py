@@ -339,11 +339,16 @@ def _append(con: duckdb.DuckDBPyConnection, table: TableSpec, load: Load, origin
         except (duckdb.ConstraintException, duckdb.ConversionException,
                 duckdb.InvalidInputException) as exc:
             raise _NotAppendable(str(exc)) from exc
-    if first_row(con, f"SELECT count(*) FROM {table.name} WHERE {scope}")[0] != inserted:
-        raise _NotAppendable("rows outside the replace scope")
-    if load.checks and first_row(con, f"SELECT count(*) FROM {table.name} WHERE {scope} AND NOT ("
-                                      + " AND ".join(c for _, c in load.checks) + ")")[0]:
-        raise _NotAppendable("a load check fails")
+    # Bulk tables carry no CHECK constraints (see TableSpec.key_index): one scan asserts the
+    # scope, the column checks and the load's own checks. A check holds when true or null.
+    checks = [c for _, c in load.checks]
+    if not table.key_index:
+        checks += [check for col in table.columns for check in col.checks]
+    failing = " OR ".join(f"NOT coalesce({check}, TRUE)" for check in checks) or "FALSE"
+    in_scope, bad = first_row(con, f"SELECT count(*), count(*) FILTER (WHERE {failing}) "
+                                   f"FROM {table.name} WHERE {scope}")
+    if in_scope != inserted or bad:
+        raise _NotAppendable("rows outside the replace scope, or a check fails")
     pk = ", ".join(f'"{k}"' for k in table.primary_key)
     if not table.key_index and first_row(
             con, f"SELECT count(*) FROM (SELECT 1 FROM {table.name} WHERE {scope} "

@@ -28,8 +28,9 @@ class TableSpec:
     primary_key: tuple[str, ...]
     columns: tuple[Column, ...]
     key_index: bool = True
-    """False for bulk tables: the key is asserted by load_frame and the integrity checks instead
-    of a DuckDB index, whose upkeep dominates loading tens of millions of rows."""
+    """False for bulk tables: the key and the column checks are asserted by load_frame and the
+    integrity checks instead of a DuckDB index and CHECK constraints, whose upkeep dominates
+    loading tens of millions of rows."""
     view: bool = False
     """A view over storage tables (created by a migration): read it, load its storage tables."""
     part_of: str | None = None
@@ -47,13 +48,15 @@ class TableSpec:
         return next(c for c in self.columns if c.name == name)
 
     def ddl(self, name: str | None = None) -> str:
-        """CREATE TABLE IF NOT EXISTS with NOT NULL, CHECK and (if indexed) PRIMARY KEY."""
+        """CREATE TABLE IF NOT EXISTS with NOT NULL and, unless a bulk table, CHECK and PRIMARY
+        KEY."""
         if self.view:
             raise ValueError(f"{self.name} is a view: its migration defines it")
         lines = [f'    "{c.name}" {c.type}'
                  f'{" NOT NULL" if c.name in self.primary_key or not c.nullable else ""}'
                  for c in self.columns]
-        checks = [f"    CHECK ({check})" for c in self.columns for check in c.checks]
+        checks = ([f"    CHECK ({check})" for c in self.columns for check in c.checks]
+                  if self.key_index else [])
         pk = [f"    PRIMARY KEY ({', '.join(self.primary_key)})"] if self.key_index else []
         body = ",\n".join(lines + checks + pk)
         return f"CREATE TABLE IF NOT EXISTS {name or self.name} (\n{body}\n)"

@@ -327,4 +327,5 @@ def global_screen(con: duckdb.DuckDBPyConnection, year: int, *, source: str = "b
     if demand is not None:
         con.unregister("_screen_demand")
     # A full screen (a million rows a year) sorts faster in Polars than in the query.
-    return screen.sort("imports_usd", descending=True, maintain_order=True)
+    return screen.sort(["imports_usd", "importer_iso3", "hs_code"],
+                       descending=[True, False, False])

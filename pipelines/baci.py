@@ -22,6 +22,7 @@ import sqlite3
 import tempfile
 import zipfile
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,17 +99,18 @@ def batch_ids(con: duckdb.DuckDBPyConnection, hs_revision: str, years: Sequence[
 
 
 def batch_loads(batches: dict[int, int], hs_revision: str, vintage: str, flows: object, *,
-                origin: str, sha256: str | None, checks: tuple[tuple[str, str], ...] = ()
-                ) -> list[Load]:
+                origin: str, sha256: str | Future[str] | None,
+                checks: tuple[tuple[str, str], ...] = ()) -> list[Load]:
     """The baci_batches rows and the flows that replace those batches, as one load."""
     frame = pl.DataFrame({"batch": list(batches.values()), "hs_revision": hs_revision,
                           "year": list(batches), "release": vintage},
                          schema={"batch": pl.UInt16, "hs_revision": pl.String,
                                  "year": pl.Int32, "release": pl.String})
     scope = f"batch IN ({', '.join(map(str, batches.values()))})"
-    return [Load("baci_batches", frame, SOURCE_ID, vintage, origin, sha256),
-            Load("baci_flows", flows, SOURCE_ID, vintage, origin, sha256, replace_scope=scope,
-                 checks=checks)]
+    # The flows first: recording a load waits for the checksum, which is computed meanwhile.
+    return [Load("baci_flows", flows, SOURCE_ID, vintage, origin, sha256, replace_scope=scope,
+                 checks=checks),
+            Load("baci_batches", frame, SOURCE_ID, vintage, origin, sha256)]
 
 
 BULK_FILE = re.compile(r"BACI_(HS\d\d)_Y(\d{4})_(V\d{6}[a-z]?)\.csv$")
@@ -335,7 +337,8 @@ def _raise_at_row(con: duckdb.DuckDBPyConnection, files: BulkFiles, field: str, 
 
 def load_bulk(con: duckdb.DuckDBPyConnection, paths: Sequence[Path]) -> list[LoadResult]:
     """Load BACI year files (or a release zip): the whole truth for their years and revision."""
-    with tempfile.TemporaryDirectory(prefix="chokehold-baci-") as tmp:
+    with (tempfile.TemporaryDirectory(prefix="chokehold-baci-") as tmp,
+          ThreadPoolExecutor(max_workers=1) as hashing):
         files = find_bulk_files(paths, Path(tmp))
         for path in files.years:
             _check_header_and_end(path, BACI_COLUMNS)
@@ -343,7 +346,9 @@ def load_bulk(con: duckdb.DuckDBPyConnection, paths: Sequence[Path]) -> list[Loa
         years = [int(BULK_FILE.search(p.name).group(2)) for p in files.years]
         vintage = f"{files.version}-{files.hs_revision}"
         origin = ", ".join(str(p) for p in paths)
-        digest = sha256_file(Path(paths[0])) if len(paths) == 1 and Path(paths[0]).is_file() else None
+        # The checksum of a single input file is computed while DuckDB loads it.
+        digest = (hashing.submit(sha256_file, Path(paths[0]))
+                  if len(paths) == 1 and Path(paths[0]).is_file() else None)
         loads = []
         if files.country_codes is not None:
             codes = con.sql("SELECT 'baci' AS scheme, code, iso3, name FROM _baci_countries").pl()

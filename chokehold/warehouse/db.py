@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -255,7 +256,9 @@ class Load:
     source_id: str
     vintage: str | None = None
     origin: str | Path | None = None
-    sha256: str | None = None
+    sha256: str | Future[str] | None = None
+    """The input's checksum; a Future (hashing a large file while it loads) is awaited only
+    when the load is recorded."""
     replace_scope: str | None = None
     checks: tuple[tuple[str, str], ...] = ()
     """(field, SQL predicate) pairs every row of this load must satisfy, beyond the spec's."""
@@ -323,7 +326,8 @@ def _load(con: duckdb.DuckDBPyConnection, load: Load, *, append: bool) -> LoadRe
         result = _append(con, table, load, origin, scope)
     else:
         result = _merge_staged(con, table, load, origin, load_id)
-    _record_load(con, load_id, result, started, origin, load.sha256)
+    sha256 = load.sha256.result() if isinstance(load.sha256, Future) else load.sha256
+    _record_load(con, load_id, result, started, origin, sha256)
     return result
 
 

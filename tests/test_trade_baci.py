@@ -95,7 +95,7 @@ def test_reload_replaces_a_year_whole(warehouse_copy: Path, tmp_path: Path):
     with open_warehouse(warehouse_copy) as con:
         baci.refresh(con, None, path=paths)
         (tmp_path / "rel" / paths[1].name).write_text("t,i,j,k,v,q\n2023,156,392,280530,1300,26\n")
-        result = baci.refresh(con, None, path=[paths[1]])[-1]
+        result = flows_result(baci.refresh(con, None, path=[paths[1]]))
     assert (result.rows_updated, result.rows_deleted) == (1, 1)
     assert baci_hs17(warehouse_copy).height == 5  # 2022 untouched, 2023 now one row
 

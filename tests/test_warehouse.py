@@ -27,6 +27,18 @@ def test_fresh_warehouse_matches_the_table_specs(tmp_path: Path) -> None:
     assert applied == {m.id for m in all_migrations()}
 
 
+def test_column_descriptions_are_whole_sentences() -> None:
+    """An unquoted description with a comma used to be cut there by YAML (the rest became a
+    key); the parser now refuses unknown column keys, and the specs load."""
+    from chokehold.warehouse.schema import _parse
+
+    flow = table_specs()["trade_flows"].column("flow")
+    assert flow.description == "import, export or re_export."
+    with pytest.raises(ValueError, match="column flow: unknown keys"):
+        _parse("t", {"description": "d", "primary_key": ["flow"], "columns": {
+            "flow": {"type": "VARCHAR", "description": "import", "export or re_export.": None}}})
+
+
 def test_missing_warehouse_says_how_to_build_one(tmp_path: Path) -> None:
     with pytest.raises(WarehouseError, match="chokehold refresh --offline"):
         open_warehouse(tmp_path / "absent.duckdb")

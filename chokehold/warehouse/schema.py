@@ -62,7 +62,15 @@ class TableSpec:
         return f"CREATE TABLE IF NOT EXISTS {name or self.name} (\n{body}\n)"
 
 
+COLUMN_KEYS = frozenset({"type", "description", "nullable", "unit", "checks"})
+
+
 def _parse(name: str, raw: dict) -> TableSpec:
+    for col, col_spec in raw["columns"].items():
+        unknown = set(col_spec) - COLUMN_KEYS
+        if unknown:  # typically an unquoted description with a comma, split by YAML
+            raise ValueError(f"table {name}, column {col}: unknown keys {sorted(unknown)} "
+                             "(quote a description that contains a comma)")
     columns = tuple(
         Column(
             name=col,

@@ -281,9 +281,11 @@ def load_frame(
 ) -> LoadResult:
     """Validate ``frame`` against the table spec and merge it by primary key, in one transaction.
 
-    ``replace_scope`` is a SQL predicate over the table naming the rows this frame is the whole
-    truth for (e.g. ``"source = 'baci'"``, or ``"TRUE"``); rows in that scope whose key is not in
-    the frame are deleted. Without it, rows are only inserted or updated.
+    ``replace_scope`` is a SQL predicate over the table's key columns naming the rows this frame
+    is the whole truth for (e.g. ``"batch IN (3, 4)"``, or ``"TRUE"``); rows in that scope whose
+    key is not in the frame are deleted. Without it, rows are only inserted or updated. (Over
+    key columns, so that a key is in or out of the scope whatever its values: an empty scope
+    can then take the frame by a plain append.)
 
     Raises DataError naming the origin (file or URL), source row and field of the first bad
     value; the warehouse is then unchanged.

@@ -98,7 +98,8 @@ def batch_ids(con: duckdb.DuckDBPyConnection, hs_revision: str, years: Sequence[
     return ids
 
 
-def batch_loads(batches: dict[int, int], hs_revision: str, vintage: str, flows: object, *,
+def batch_loads(batches: dict[int, int], hs_revision: str, vintage: str,
+                flows: pl.DataFrame | duckdb.DuckDBPyRelation, *,
                 origin: str, sha256: str | Future[str] | None,
                 checks: tuple[tuple[str, str], ...] = ()) -> list[Load]:
     """The baci_batches rows and the flows that replace those batches, as one load."""
@@ -253,7 +254,7 @@ def _stage_codes(con: duckdb.DuckDBPyConnection, files: BulkFiles) -> None:
             FROM read_csv('{files.product_codes}', header = true, all_varchar = true)""")
 
 
-def bulk_flows(files: BulkFiles, batches: dict[int, int], con: duckdb.DuckDBPyConnection
+def bulk_flows(con: duckdb.DuckDBPyConnection, files: BulkFiles, batches: dict[int, int]
                ) -> duckdb.DuckDBPyRelation:
     """The year files as baci_flows rows, in one typed DuckDB read (no join: countries stay
     BACI codes, which the load checks against country_codes).
@@ -357,7 +358,7 @@ def load_bulk(con: duckdb.DuckDBPyConnection, paths: Sequence[Path]) -> list[Loa
         batches = batch_ids(con, files.hs_revision, years)
         checks = CODE_CHECKS + ((("hs_code", "hs_code IN (SELECT k FROM _baci_products)"),)
                                 if files.product_codes is not None else ())
-        loads += batch_loads(batches, files.hs_revision, vintage, bulk_flows(files, batches, con),
+        loads += batch_loads(batches, files.hs_revision, vintage, bulk_flows(con, files, batches),
                              origin=origin, sha256=digest, checks=checks)
         try:
             return load_frames(con, loads, diagnose=lambda: diagnose_bulk(con, files))

@@ -52,13 +52,12 @@ def apply(con: duckdb.DuckDBPyConnection) -> None:
                   FROM trade_flows WHERE source = 'baci' GROUP BY ALL)""")
         con.execute("""
             INSERT INTO baci_flows
+            WITH code AS (SELECT iso3, min(code) AS code FROM baci_countries GROUP BY iso3)
             SELECT b.batch, m.code, x.code, f.hs_code, f.value_usd, f.qty
             FROM trade_flows f
             JOIN baci_batches b ON b.hs_revision = f.hs_revision AND b.year = year(f.period)
-            LEFT JOIN (SELECT iso3, min(code) AS code FROM baci_countries GROUP BY iso3) m
-              ON m.iso3 = f.reporter_iso3
-            LEFT JOIN (SELECT iso3, min(code) AS code FROM baci_countries GROUP BY iso3) x
-              ON x.iso3 = f.partner_iso3
+            LEFT JOIN code m ON m.iso3 = f.reporter_iso3
+            LEFT JOIN code x ON x.iso3 = f.partner_iso3
             WHERE f.source = 'baci'""")
         con.execute("DROP TABLE trade_flows")
     con.execute(TRADE_FLOWS_VIEW)

@@ -214,7 +214,7 @@ def reroute_signal(shares: pl.DataFrame, control_date: date, supplier: str = "CH
     return out.sort("third_country", "partner_iso3")
 
 
-BACI_YEAR = """SELECT f.importer_code AS importer, f.exporter_code AS exporter, f.hs_code AS hs,
+BACI_YEAR = """SELECT f.importer_code AS importer, f.exporter_code AS exporter, f.hs6 AS hs,
        f.value_usd AS v
 FROM baci_flows f JOIN baci_batches b USING (batch) WHERE b.hs_revision = $rev AND b.year = $year"""
 """A BACI year straight from its storage table: grouping 11 million rows by BACI's numeric
@@ -279,7 +279,8 @@ def global_screen(con: duckdb.DuckDBPyConnection, year: int, *, source: str = "b
     demand_col = "s.imports_usd / nullif(d.demand_usd, 0)" if demand is not None else "NULL"
     names = ("LEFT JOIN baci_countries ci ON ci.code = i.importer "
              "LEFT JOIN baci_countries ct ON ct.code = i.top_supplier" if source == "baci" else "")
-    importer, top = ("ci.iso3", "ct.iso3") if source == "baci" else ("i.importer", "i.top_supplier")
+    importer, top, hs_code = (("ci.iso3", "ct.iso3", "lpad(CAST(i.hs AS VARCHAR), 6, '0')")
+                              if source == "baci" else ("i.importer", "i.top_supplier", "i.hs"))
     flows = _screen_flows(con, params)
     used = {k: v for k, v in params.items() if f"${k}" in flows}
     # Each grouping scans the year in its own statement: fed from one scan, the two hash
@@ -296,7 +297,7 @@ def global_screen(con: duckdb.DuckDBPyConnection, year: int, *, source: str = "b
     WITH world AS (
         SELECT hs, sum(exports_usd) AS world_usd FROM _screen_exp GROUP BY ALL
     ), s AS (
-        SELECT {importer} AS importer_iso3, i.hs AS hs_code, i.imports_usd,
+        SELECT {importer} AS importer_iso3, {hs_code} AS hs_code, i.imports_usd,
                i.sq / (i.imports_usd * i.imports_usd) AS hhi, i.suppliers,
                {top} AS top_supplier, i.top_v / i.imports_usd AS top_share,
                coalesce(own.exports_usd, 0) AS own_exports_usd,

@@ -53,7 +53,7 @@ def to_baci_flows(raw: pl.DataFrame, codes: pl.DataFrame, batches: dict[int, int
     """BACI's t,i,j,k,v,q (text) -> baci_flows rows, validated against the country codes."""
     frame = raw.with_row_index("_source_row", offset=1).with_columns(
         pl.col("t").cast(pl.Int32, strict=False),
-        pl.col("k").str.zfill(6),
+        pl.col("k").str.strip_chars().cast(pl.UInt32, strict=False).alias("hs6"),
         pl.col("v").replace("", None).cast(pl.Float64, strict=False).alias("v_num"),
         pl.col("q").str.strip_chars().replace({"": None, "NA": None})
         .cast(pl.Float64, strict=False).alias("q_num"),
@@ -69,6 +69,10 @@ def to_baci_flows(raw: pl.DataFrame, codes: pl.DataFrame, batches: dict[int, int
         pl.col("i").cast(pl.Int64, strict=False).alias("exporter_code"),
         pl.col("t").replace_strict(batches, default=None, return_dtype=pl.UInt16).alias("batch"),
     )
+    bad_k = frame.filter(pl.col("hs6").is_null() | (pl.col("hs6") > 999999))
+    if bad_k.height:
+        raise DataError(f"HS code {bad_k['k'][0]!r} is not a number of at most six digits",
+                        source=origin, row=int(bad_k["_source_row"][0]), field="k")
     unknown_year = frame.filter(pl.col("batch").is_null())
     if unknown_year.height:
         raise DataError(f"unknown BACI year {unknown_year['t'][0]!r}", source=origin,
@@ -79,7 +83,7 @@ def to_baci_flows(raw: pl.DataFrame, codes: pl.DataFrame, batches: dict[int, int
             raise DataError(f"unknown BACI country code {unknown[raw_col][0]!r}",
                             source=origin, row=int(unknown["_source_row"][0]), field=raw_col)
     return frame.select("batch", pl.col("importer_code").cast(pl.UInt16),
-                        pl.col("exporter_code").cast(pl.UInt16), pl.col("k").alias("hs_code"),
+                        pl.col("exporter_code").cast(pl.UInt16), "hs6",
                         (pl.col("v_num") * 1000.0).alias("value_usd"),
                         pl.col("q_num").alias("qty"), "_source_row")
 
@@ -118,8 +122,10 @@ BULK_FILE = re.compile(r"BACI_(HS\d\d)_Y(\d{4})_(V\d{6}[a-z]?)\.csv$")
 COUNTRY_FILE = re.compile(r"country_codes_(V\d{6}[a-z]?)\.csv$")
 PRODUCT_FILE = re.compile(r"product_codes_(HS\d\d)_(V\d{6}[a-z]?)\.csv$")
 BACI_COLUMNS = ("t", "i", "j", "k", "v", "q")
-BULK_TYPES = {"t": "INTEGER", "i": "INTEGER", "j": "INTEGER", "k": "VARCHAR", "v": "DOUBLE",
-              "q": "VARCHAR"}
+BULK_TYPES = {"t": "INTEGER", "i": "USMALLINT", "j": "USMALLINT", "k": "UINTEGER",
+              "v": "DOUBLE", "q": "VARCHAR"}
+"""How the load reads a year file: countries and HS lines straight as the numbers baci_flows
+stores (a value that is not one fails the read, and ``diagnose_bulk`` names it)."""
 DIAGNOSE_TYPES = dict.fromkeys(BACI_COLUMNS, "VARCHAR")
 CODE_CHECKS = tuple((field, f"{field} IN (SELECT code FROM baci_countries)")
                     for field in ("importer_code", "exporter_code"))
@@ -250,8 +256,9 @@ def _stage_codes(con: duckdb.DuckDBPyConnection, files: BulkFiles) -> None:
     if files.product_codes is not None:
         _check_code_header(files.product_codes, ("code",))
         con.execute(f"""CREATE OR REPLACE TEMP TABLE _baci_products AS
-            SELECT DISTINCT lpad(trim(code), 6, '0') AS k
-            FROM read_csv('{files.product_codes}', header = true, all_varchar = true)""")
+            SELECT DISTINCT TRY_CAST(trim(code) AS UINTEGER) AS k
+            FROM read_csv('{files.product_codes}', header = true, all_varchar = true)
+            WHERE TRY_CAST(trim(code) AS UINTEGER) IS NOT NULL""")
 
 
 def bulk_flows(con: duckdb.DuckDBPyConnection, files: BulkFiles, batches: dict[int, int]
@@ -265,12 +272,15 @@ def bulk_flows(con: duckdb.DuckDBPyConnection, files: BulkFiles, batches: dict[i
     batch = " ".join(f"WHEN {year} THEN {number}" for year, number in batches.items())
     return con.sql(f"""
         SELECT CAST(CASE r.t {batch} END AS USMALLINT) AS batch,
-               CAST(r.j AS USMALLINT) AS importer_code, CAST(r.i AS USMALLINT) AS exporter_code,
-               lpad(trim(r.k), 6, '0') AS hs_code, r.v * 1000.0 AS value_usd,
+               r.j AS importer_code, r.i AS exporter_code, r.k AS hs6, r.v * 1000.0 AS value_usd,
                coalesce(TRY_CAST(ltrim(r.q) AS DOUBLE),
                         CASE WHEN nullif(trim(r.q), 'NA') IS NOT NULL
                              THEN error('quantity is not a number') END) AS qty
         FROM {_csv(files.years, BULK_TYPES, filename=False)} r""")
+
+
+SIX_DIGITS = "CASE WHEN length(trim(r.k)) < 6 THEN lpad(trim(r.k), 6, '0') ELSE trim(r.k) END"
+"""BACI's k as six-digit text, its leading zero restored (lpad alone would cut a longer code)."""
 
 
 def diagnose_bulk(con: duckdb.DuckDBPyConnection, files: BulkFiles) -> None:
@@ -281,12 +291,11 @@ def diagnose_bulk(con: duckdb.DuckDBPyConnection, files: BulkFiles) -> None:
     """
     try:
         con.execute(f"""CREATE OR REPLACE TEMP TABLE _baci_bulk AS
-            SELECT e.iso3 AS reporter_iso3, x.iso3 AS partner_iso3,
-                   lpad(trim(r.k), 6, '0') AS hs_code,
+            SELECT e.iso3 AS reporter_iso3, x.iso3 AS partner_iso3, {SIX_DIGITS} AS hs_code,
                    TRY_CAST(trim(r.v) AS DOUBLE) AS value_usd,
                    TRY_CAST(nullif(nullif(trim(r.q), ''), 'NA') AS DOUBLE) AS qty,
                    TRY_CAST(regexp_extract(r.filename, 'Y([0-9]{{4}})_', 1) AS INTEGER) AS file_year,
-                   count(*) OVER (PARTITION BY r.t, r.i, r.j, r.k) AS copies,
+                   count(*) OVER (PARTITION BY r.t, trim(r.i), trim(r.j), {SIX_DIGITS}) AS copies,
                    r.t, r.i, r.j, r.k, r.v, r.q, r.filename
             FROM {_csv(files.years, DIAGNOSE_TYPES)} r
             LEFT JOIN _baci_countries x ON x.code = trim(r.i)
@@ -308,7 +317,7 @@ def diagnose_bulk(con: duckdb.DuckDBPyConnection, files: BulkFiles) -> None:
         ("k", "copies > 1", "the same year, exporter, importer and HS code appear twice"),
     ]
     if files.product_codes is not None:
-        checks.append(("k", "hs_code NOT IN (SELECT k FROM _baci_products)",
+        checks.append(("k", "TRY_CAST(hs_code AS UINTEGER) NOT IN (SELECT k FROM _baci_products)",
                        f"HS code not in BACI's {files.hs_revision} product codes"))
     bad = con.execute("SELECT " + ", ".join(f"bool_or({cond})" for _, cond, _ in checks)
                       + " FROM _baci_bulk").fetchall()[0]
@@ -356,7 +365,7 @@ def load_bulk(con: duckdb.DuckDBPyConnection, paths: Sequence[Path]) -> list[Loa
             loads.append(Load("country_codes", codes, SOURCE_ID, files.version,
                               files.country_codes))
         batches = batch_ids(con, files.hs_revision, years)
-        checks = CODE_CHECKS + ((("hs_code", "hs_code IN (SELECT k FROM _baci_products)"),)
+        checks = CODE_CHECKS + ((("hs6", "hs6 IN (SELECT k FROM _baci_products)"),)
                                 if files.product_codes is not None else ())
         loads += batch_loads(batches, files.hs_revision, vintage, bulk_flows(con, files, batches),
                              origin=origin, sha256=digest, checks=checks)

@@ -137,6 +137,14 @@ def test_a_new_release_revises_values_and_moves_the_vintage(warehouse_copy: Path
      "year differs from the file name"),
     ("t,i,j,k,v,q\n2023,156,392,280530,1200,25\n2023,392,392,280530,7,1\n", 3, "i",
      "exporter and importer are the same country"),
+    ("t,i,j,k,v,q\n2023,156,392,280530,1200,25\n2023,156,392,28O530,7,1\n", 3, "k",
+     "HS code is not six digits"),
+    ("t,i,j,k,v,q\n2023,156,392,280530,1200,25\n2023,156,392,2805301,7,1\n", 3, "k",
+     "HS code is not six digits"),
+    ("t,i,j,k,v,q\n2023,156,392,280530,1200,25\n2023,70000,392,280530,7,1\n", 3, "i",
+     "unknown BACI country code"),
+    ("t,i,j,k,v,q\n2023,156,392,280530,1200,25\n2023,156,JPN,280530,7,1\n", 3, "j",
+     "unknown BACI country code"),
 ])
 def test_bad_rows_name_file_line_field_and_load_nothing(warehouse_copy: Path, tmp_path: Path,
                                                         y2023, row, field, text):
@@ -146,6 +154,17 @@ def test_bad_rows_name_file_line_field_and_load_nothing(warehouse_copy: Path, tm
     assert text in str(err.value) and err.value.row == row and err.value.field == field
     assert "BACI_HS17_Y2023_V202501.csv" in str(err.value)
     assert baci_hs17(warehouse_copy).height == 0
+
+
+def test_lines_written_without_their_leading_zero_read_back_as_six_digits(
+        warehouse_copy: Path, tmp_path: Path):
+    paths = write_release(tmp_path / "rel", products=PRODUCTS + "010121,Horses\n",
+                          y2023="t,i,j,k,v,q\n2023,156,392,10121,4,1\n2023,704,392,010121,2,1\n")
+    with open_warehouse(warehouse_copy) as con:
+        baci.refresh(con, None, path=paths)
+    got = baci_hs17(warehouse_copy).filter(pl.col("period") == date(2023, 1, 1))
+    assert got.select("partner_iso3", "hs_code", "value_usd").rows() == [
+        ("CHN", "010121", 4000.0), ("VNM", "010121", 2000.0)]
 
 
 def test_truncated_csv_and_zip_are_refused(warehouse_copy: Path, tmp_path: Path):

@@ -135,7 +135,7 @@ def test_global_screen_small_case(warehouse_copy: Path):
             ("CHN", "JPN", 5.0)]
     baci_code = {"JPN": 392, "CHN": 156, "VNM": 704, "USA": 842}
     frame = pl.DataFrame([{"batch": 999, "importer_code": baci_code[i],
-                           "exporter_code": baci_code[e], "hs_code": "280530", "value_usd": v,
+                           "exporter_code": baci_code[e], "hs6": 280530, "value_usd": v,
                            "qty": None} for i, e, v in rows],
                          schema_overrides={"qty": pl.Float64})
     batch = pl.DataFrame({"batch": [999], "hs_revision": ["HS17"], "year": [2030],

@@ -1,7 +1,7 @@
 """Dependence indicators: import shares, concentration, reliance, mirror gaps, rerouting, screen.
 
-Pure functions from Polars frames to frames (``global_screen`` runs the same kind of
-computation inside DuckDB, because a BACI year is ~11 million rows). Conventions:
+Pure functions from Polars frames to frames (``global_screen`` reads a whole trade year, ~11
+million BACI rows, and sums it with NumPy over a dense countries x lines grid). Conventions:
 
 * shares ``s_p = M_p / sum_q M_q`` per importer and period, on value (USD) or quantity (t);
   HHI ``= sum_p s_p^2`` on the 0-1 scale (1 = a single supplier).
@@ -17,6 +17,7 @@ from datetime import date
 from typing import Literal
 
 import duckdb
+import numpy as np
 import polars as pl
 from chokehold.analysis.shares import BASIS_COLUMN, Basis
 
@@ -214,21 +215,15 @@ def reroute_signal(shares: pl.DataFrame, control_date: date, supplier: str = "CH
     return out.sort("third_country", "partner_iso3")
 
 
-BACI_YEAR = """SELECT f.importer_code AS importer, f.exporter_code AS exporter, f.hs6 AS hs,
-       f.value_usd AS v
-FROM baci_flows f JOIN baci_batches b USING (batch) WHERE b.hs_revision = $rev AND b.year = $year"""
-"""A BACI year straight from its storage table: grouping 11 million rows by BACI's numeric
-country codes, then naming the million results, is faster than grouping ISO3 text."""
-TOP_SUPPLIER = ("arg_max(exporter, v) AS top_supplier, max(v) AS top_v",
-                "top_supplier, top_v")
-TOP_SUPPLIER_BACI = ("max((round(v)::BIGINT << 16) | exporter) AS top",
-                     "top >> 16 AS top_v, top & 65535 AS top_supplier")
-"""(aggregate, columns from it) giving the largest supplier and its value. For BACI, one max
-does it: values are whole dollars (v is thousand USD to three decimals) and exporters 16-bit
-codes, so (value << 16 | code) orders by value and carries the code; a third cheaper than
-arg_max on 11 million rows. Ties go to the higher code."""
-YEAR_FLOWS = """FROM trade_flows WHERE source = $source AND hs_revision = $rev AND flow = 'import'
-    AND freq = 'A' AND period = make_date($year, 1, 1)"""
+SCREEN_BACI = """SELECT importer_code AS importer, exporter_code AS exporter, hs6 AS hs, value_usd AS v
+FROM baci_flows WHERE batch = $batch"""
+"""A BACI year straight from its storage table, countries as BACI's numeric codes."""
+SCREEN_REPORTED = """SELECT reporter_iso3 AS importer, partner_iso3 AS exporter,
+       CAST(left(hs_code, 6) AS UINTEGER) AS hs, sum(value_usd) AS v
+FROM trade_flows WHERE source = $source AND hs_revision = $rev AND flow = 'import' AND freq = 'A'
+  AND period = make_date($year, 1, 1)
+GROUP BY ALL"""
+"""A reported year, national lines (8-10 digits) summed to their six digits."""
 
 
 def _screen_revision(con: duckdb.DuckDBPyConnection, source: str, year: int,
@@ -247,17 +242,105 @@ def _screen_revision(con: duckdb.DuckDBPyConnection, source: str, year: int,
     return hs_revision or revisions[0]
 
 
-def _screen_flows(con: duckdb.DuckDBPyConnection, params: dict) -> str:
-    """(importer, exporter, hs, v) rows of the year, one per importer, exporter and HS6 line."""
-    if params["source"] == "baci":
-        return BACI_YEAR
-    national = con.execute(f"SELECT bool_or(length(hs_code) > 6) {YEAR_FLOWS}",
-                           params).fetchall()[0][0]
-    if national:  # national lines (8-10 digits) are summed to their six digits first
-        return (f"SELECT reporter_iso3 AS importer, partner_iso3 AS exporter, "
-                f"left(hs_code, 6) AS hs, sum(value_usd) AS v {YEAR_FLOWS} GROUP BY ALL")
-    return (f"SELECT reporter_iso3 AS importer, partner_iso3 AS exporter, hs_code AS hs, "
-            f"value_usd AS v {YEAR_FLOWS}")
+def _screen_rows(con: duckdb.DuckDBPyConnection, source: str, year: int, revision: str
+                 ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The year's flows (importer, exporter, hs, v), one row per importer, exporter and HS6
+    line, countries as small integer codes; and the codes' names (code, iso3)."""
+    if source == "baci":
+        batch = con.execute("SELECT batch FROM baci_batches WHERE hs_revision = ? AND year = ?",
+                            [revision, year]).fetchall()
+        rows = con.sql(SCREEN_BACI, params={"batch": batch[0][0] if batch else None}).pl()
+        return rows, con.sql("SELECT code, iso3 FROM baci_countries").pl()
+    rows = con.sql(SCREEN_REPORTED, params={"source": source, "rev": revision, "year": year}).pl()
+    names = pl.concat([rows["importer"], rows["exporter"]]).unique().sort()
+    codes = pl.Series(range(len(names)), dtype=pl.UInt16)
+    rows = rows.with_columns(pl.col(side).replace_strict(names, codes)
+                             for side in ("importer", "exporter"))
+    return rows, pl.DataFrame({"code": codes, "iso3": names})
+
+
+def _distinct(*arrays: np.ndarray) -> np.ndarray:
+    """The sorted distinct values of non-negative integer arrays (a bitmap the size of the
+    largest value, not a sort: the arrays are ~11 million rows, the values a few thousand)."""
+    seen = np.zeros(max(int(a.max()) for a in arrays) + 1, bool)
+    for array in arrays:
+        seen[array] = True
+    return np.flatnonzero(seen)
+
+
+def _lookup(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """An array mapping each of ``keys`` (distinct non-negative integers) to its value."""
+    table = np.zeros(int(keys[-1]) + 1, np.int64)
+    table[keys] = values
+    return table
+
+
+def supplier_cells(importer: np.ndarray, exporter: np.ndarray, hs: np.ndarray,
+                   value: np.ndarray) -> pl.DataFrame:
+    """Per importer and line with imports: imports_usd, sum_sq (of supplier values),
+    suppliers, top_supplier and top_usd (ties go to the higher code), own_exports_usd (the
+    importer's exports of the line), top_supplier_exports_usd and world_exports_usd.
+
+    Input: one row per importer, exporter and line; countries and lines as non-negative integer
+    codes. Every sum runs over a dense countries x lines grid (np.bincount), the perfect-hash
+    form of the grouping: a trade year is ~11 million rows on ~230 countries x ~5,600 lines.
+    """
+    countries, lines = _distinct(importer, exporter), _distinct(hs)
+    n_lines = len(lines)
+    size = len(countries) * n_lines
+    first_cell = _lookup(countries, np.arange(len(countries)) * n_lines)  # a country's row
+    line = _lookup(lines, np.arange(n_lines))[hs]
+    cell = first_cell[importer] + line
+    exports = np.bincount(first_cell[exporter] + line, weights=value, minlength=size)
+    imports = np.bincount(cell, weights=value, minlength=size)
+    sum_sq = np.bincount(cell, weights=value * value, minlength=size)
+    suppliers = np.bincount(cell, minlength=size)
+    top_usd = np.zeros(size)
+    np.maximum.at(top_usd, cell, value)
+    at_top = value == top_usd[cell]
+    top = np.zeros(size, np.int64)
+    np.maximum.at(top, cell[at_top], exporter[at_top])
+    occupied = np.flatnonzero(imports > 0)
+    row, row_line = np.divmod(occupied, n_lines)
+    top_of_row = top[occupied]
+    world = imports.reshape(len(countries), n_lines).sum(axis=0)
+    return pl.DataFrame({
+        "importer": countries[row], "hs": lines[row_line],
+        "imports_usd": imports[occupied], "sum_sq": sum_sq[occupied],
+        "suppliers": suppliers[occupied], "top_supplier": top_of_row,
+        "top_usd": top_usd[occupied],
+        "own_exports_usd": exports[occupied],  # the importer's row of the export grid
+        "top_supplier_exports_usd": exports[first_cell[top_of_row] + row_line],
+        "world_exports_usd": world[row_line]})
+
+
+def dependency_flags(cells: pl.DataFrame, demand: pl.DataFrame | None = None) -> pl.DataFrame:
+    """HHI, top share, the EC 2021 criteria and flags for supplier_cells rows (named: importer_iso3,
+    hs_code). ``demand`` (importer_iso3, hs_code, demand_usd), where known, gives the
+    import-dependence criterion; without it that criterion is null and not applied."""
+    if demand is not None:
+        cells = cells.join(demand.select("importer_iso3", "hs_code", "demand_usd"),
+                           on=["importer_iso3", "hs_code"], how="left")
+    dependence = (pl.col("imports_usd") / pl.col("demand_usd").replace(0, None)
+                  if demand is not None else pl.lit(None, pl.Float64))
+    to_exports = pl.col("imports_usd") / pl.col("own_exports_usd").replace(0, None)
+    out = cells.with_columns(
+        (pl.col("sum_sq") / pl.col("imports_usd") ** 2).alias("hhi"),
+        (pl.col("top_usd") / pl.col("imports_usd")).alias("top_share"),
+        (pl.col("top_supplier_exports_usd") / pl.col("world_exports_usd"))
+        .alias("top_supplier_world_export_share"),
+        dependence.alias("import_dependence"),
+        to_exports.alias("imports_to_exports"),
+    ).with_columns(
+        (pl.col("hhi") > EC_HHI_THRESHOLD).alias("flag_concentration"),
+        (pl.col("import_dependence") > EC_IMPORT_DEPENDENCE_THRESHOLD)
+        .alias("flag_import_dependence"),
+        (pl.col("imports_to_exports") > EC_IMPORTS_TO_EXPORTS_THRESHOLD)
+        .fill_null(pl.col("own_exports_usd") == 0).alias("flag_low_substitutability"),
+    )
+    return out.with_columns(
+        (pl.col("flag_concentration") & pl.col("flag_low_substitutability")
+         & pl.col("flag_import_dependence").fill_null(True)).alias("dependent"))
 
 
 def global_screen(con: duckdb.DuckDBPyConnection, year: int, *, source: str = "baci",
@@ -265,68 +348,28 @@ def global_screen(con: duckdb.DuckDBPyConnection, year: int, *, source: str = "b
                   limit: int | None = None) -> pl.DataFrame:
     """Every importer x HS6 line of one year: HHI, top supplier and share, EC 2021 flags.
 
-    Runs in DuckDB over the year's flows (one row per importer, exporter and line).
     ``demand`` (importer_iso3, hs_code, demand_usd), where known, gives the import-dependence
-    criterion; without it that criterion is null and not applied to ``dependent``. Rows come
-    largest imports first; ``limit`` keeps only the first rows.
+    criterion. Rows come largest imports first (ties by importer and line); ``limit`` keeps
+    only the first rows.
     """
-    params = {"source": source, "rev": _screen_revision(con, source, year, hs_revision),
-              "year": year}
-    if demand is not None:
-        con.register("_screen_demand", demand)
-    demand_join = ("LEFT JOIN _screen_demand d ON d.importer_iso3 = s.importer_iso3 "
-                   "AND d.hs_code = s.hs_code" if demand is not None else "")
-    demand_col = "s.imports_usd / nullif(d.demand_usd, 0)" if demand is not None else "NULL"
-    names = ("LEFT JOIN baci_countries ci ON ci.code = i.importer "
-             "LEFT JOIN baci_countries ct ON ct.code = i.top_supplier" if source == "baci" else "")
-    importer, top, hs_code = (("ci.iso3", "ct.iso3", "lpad(CAST(i.hs AS VARCHAR), 6, '0')")
-                              if source == "baci" else ("i.importer", "i.top_supplier", "i.hs"))
-    flows = _screen_flows(con, params)
-    used = {k: v for k, v in params.items() if f"${k}" in flows}
-    # Each grouping scans the year in its own statement: fed from one scan, the two hash
-    # aggregations of 11 million rows ran a third slower.
-    top_aggregate, top_columns = TOP_SUPPLIER_BACI if source == "baci" else TOP_SUPPLIER
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE _screen_imp AS
-        SELECT importer, hs, imports_usd, sq, suppliers, {top_columns} FROM (
-            SELECT importer, hs, sum(v) AS imports_usd, sum(v * v) AS sq,
-                   count(*) AS suppliers, {top_aggregate}
-            FROM ({flows}) GROUP BY ALL)""", used)
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE _screen_exp AS
-        SELECT exporter, hs, sum(v) AS exports_usd FROM ({flows}) GROUP BY ALL""", used)
-    sql = f"""
-    WITH world AS (
-        SELECT hs, sum(exports_usd) AS world_usd FROM _screen_exp GROUP BY ALL
-    ), s AS (
-        SELECT {importer} AS importer_iso3, {hs_code} AS hs_code, i.imports_usd,
-               i.sq / (i.imports_usd * i.imports_usd) AS hhi, i.suppliers,
-               {top} AS top_supplier, i.top_v / i.imports_usd AS top_share,
-               coalesce(own.exports_usd, 0) AS own_exports_usd,
-               ts.exports_usd / w.world_usd AS top_supplier_world_export_share
-        FROM _screen_imp i
-        LEFT JOIN _screen_exp own ON own.exporter = i.importer AND own.hs = i.hs
-        LEFT JOIN _screen_exp ts ON ts.exporter = i.top_supplier AND ts.hs = i.hs
-        LEFT JOIN world w ON w.hs = i.hs
-        {names}
-        WHERE i.imports_usd > 0
-    )
-    SELECT $year AS year, $rev AS hs_revision, s.*,
-           {demand_col} AS import_dependence,
-           s.imports_usd / nullif(s.own_exports_usd, 0) AS imports_to_exports,
-           s.hhi > {EC_HHI_THRESHOLD} AS flag_concentration,
-           {demand_col} > {EC_IMPORT_DEPENDENCE_THRESHOLD} AS flag_import_dependence,
-           coalesce(s.imports_usd / nullif(s.own_exports_usd, 0) >
-                    {EC_IMPORTS_TO_EXPORTS_THRESHOLD}, s.own_exports_usd = 0)
-             AS flag_low_substitutability,
-           flag_concentration AND flag_low_substitutability
-             AND coalesce(flag_import_dependence, TRUE) AS dependent
-    FROM s {demand_join}
-    {f"ORDER BY s.imports_usd DESC LIMIT {int(limit)}" if limit else ""}
-    """
-    screen = con.sql(sql, params={"year": year, "rev": params["rev"]}).pl()
-    con.execute("DROP TABLE _screen_imp")
-    con.execute("DROP TABLE _screen_exp")
-    if demand is not None:
-        con.unregister("_screen_demand")
-    # A full screen (a million rows a year) sorts faster in Polars than in the query.
-    return screen.sort(["imports_usd", "importer_iso3", "hs_code"],
-                       descending=[True, False, False])
+    revision = _screen_revision(con, source, year, hs_revision)
+    rows, names = _screen_rows(con, source, year, revision)
+    if rows.is_empty():
+        raise ChokeholdError(f"no {source} {revision} trade for {year} in the warehouse")
+    cells = supplier_cells(*(rows[c].to_numpy() for c in ("importer", "exporter", "hs", "v")))
+    iso3 = dict(zip(names["code"], names["iso3"]))
+    cells = cells.with_columns(
+        pl.col("importer").replace_strict(iso3, default=None, return_dtype=pl.String)
+        .alias("importer_iso3"),
+        pl.col("hs").cast(pl.String).str.zfill(6).alias("hs_code"),
+        pl.col("top_supplier").replace_strict(iso3, default=None, return_dtype=pl.String))
+    screen = dependency_flags(cells, demand).sort(
+        ["imports_usd", "importer_iso3", "hs_code"], descending=[True, False, False])
+    if limit:
+        screen = screen.head(limit)
+    return screen.select(
+        pl.lit(year, pl.Int32).alias("year"), pl.lit(revision).alias("hs_revision"),
+        "importer_iso3", "hs_code", "imports_usd", "hhi", "suppliers", "top_supplier",
+        "top_share", "own_exports_usd", "top_supplier_world_export_share", "import_dependence",
+        "imports_to_exports", "flag_concentration", "flag_import_dependence",
+        "flag_low_substitutability", "dependent")

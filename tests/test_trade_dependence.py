@@ -156,6 +156,40 @@ def test_global_screen_small_case(warehouse_copy: Path):
     assert usa["hhi"] == pytest.approx(0.5) and usa["flag_low_substitutability"]
 
 
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5),
+                          st.sampled_from([10121, 280530, 850511]), st.integers(0, 40)),
+                min_size=1, max_size=40, unique_by=lambda r: r[:3]))
+def test_supplier_cells_match_a_plain_grouping(rows):
+    """The dense-grid sums equal a group-by, ties going to the higher exporter code."""
+    data = pl.DataFrame(rows, schema=["importer", "exporter", "hs", "v"], orient="row").with_columns(
+        pl.col("v").cast(pl.Float64))
+    if data["v"].sum() == 0:
+        return
+    got = dependence.supplier_cells(*(data[c].to_numpy() for c in ("importer", "exporter", "hs",
+                                                                     "v")))
+    exports = data.group_by("exporter", "hs").agg(pl.col("v").sum().alias("exp"))
+    want = data.group_by("importer", "hs").agg(
+        pl.col("v").sum().alias("imports_usd"), (pl.col("v") ** 2).sum().alias("sum_sq"),
+        pl.len().alias("suppliers"), pl.col("v").max().alias("top_usd"),
+        pl.col("exporter").filter(pl.col("v") == pl.col("v").max()).max().alias("top_supplier"),
+    ).filter(pl.col("imports_usd") > 0).join(
+        exports.rename({"exporter": "importer", "exp": "own_exports_usd"}),
+        on=["importer", "hs"], how="left").join(
+        exports.rename({"exporter": "top_supplier", "exp": "top_supplier_exports_usd"}),
+        on=["top_supplier", "hs"], how="left").join(
+        data.group_by("hs").agg(pl.col("v").sum().alias("world_exports_usd")), on="hs")
+    assert _rows(got) == _rows(want.with_columns(pl.col("own_exports_usd").fill_null(0.0)))
+
+
+def _rows(cells: pl.DataFrame) -> list[dict]:
+    """supplier_cells-shaped rows, integer columns as Int64, in key order."""
+    ints = ("importer", "hs", "suppliers", "top_supplier")
+    return cells.select(pl.col(ints).cast(pl.Int64), "imports_usd", "sum_sq", "top_usd",
+                        "own_exports_usd", "top_supplier_exports_usd", "world_exports_usd"
+                        ).sort("importer", "hs").to_dicts()
+
+
 def test_global_screen_sums_national_lines_to_six_digits(warehouse_copy: Path):
     from chokehold.warehouse import load_frame
 

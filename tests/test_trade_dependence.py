@@ -262,6 +262,16 @@ def test_cli_unknown_values_exit_nonzero(built_warehouse: Path):
         assert "valid: " in str(done.exception)
 
 
+def test_cli_says_how_to_load_a_source_the_warehouse_lacks(built_warehouse: Path):
+    with open_warehouse(built_warehouse, read_only=True) as con:
+        held = con.execute("SELECT count(*) FROM trade_flows WHERE source = 'comtrade'").fetchall()
+    done = CliRunner().invoke(app, ["-w", str(built_warehouse), "trade", "shares", "--importer",
+                                    "JPN", "--commodity", "rare_earths", "--source", "comtrade"])
+    assert held == [(0,)] and done.exit_code != 0
+    assert "holds no comtrade imports" in str(done.exception)
+    assert "chokehold refresh --source comtrade --reporters JPN" in str(done.exception)
+
+
 def test_cli_screen_json(built_warehouse: Path):
     done = CliRunner().invoke(app, ["-w", str(built_warehouse), "trade", "screen", "--year",
                                     "2023", "--top", "5", "--format", "json"])

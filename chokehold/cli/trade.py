@@ -43,11 +43,23 @@ SOURCE = typer.Option("--source", help="Trade source.")
 REVISION = typer.Option("--revision", help="HS revision (needed when a period has several).")
 
 
+LOAD_EXAMPLE = {
+    "baci": "--path BACI_HS17_Y2023_V202501.csv",
+    "comtrade": "--reporters JPN --partners all --hs 280530,284610,284690 --years 2022-2024",
+    "japan_customs": "--path FILE.csv",
+}
+"""How to load each trade source, for the message when it is missing."""
+
+
 def _importer(con: duckdb.DuckDBPyConnection, importer: str, source: str, flow: str = "import"
               ) -> str:
     known = {r[0] for r in con.execute(
         "SELECT DISTINCT reporter_iso3 FROM trade_flows WHERE source = ? AND flow = ?",
         [source, flow]).fetchall()}
+    if not known:
+        how = LOAD_EXAMPLE.get(source, "--path FILE")
+        raise ChokeholdError(f"the warehouse holds no {source} {flow}s; load them first, e.g. "
+                             f"`chokehold refresh --source {source} {how}`")
     if importer.upper() not in known:
         raise UnknownValueError(f"{'importer' if flow == 'import' else 'reporter'} "
                                 f"(in {source} {flow}s)", importer, known)

@@ -12,10 +12,16 @@ partner2Code 0 (World), customsCode C00 (all procedures) and motCode 0 (all mode
 kept. A row flagged isAggregate is dropped where a reported (non-aggregate) row has the same key.
 Values are primaryValue in USD (CIF for imports, FOB for exports); quantities are net weight in
 tonnes where given, else the reported quantity in its own unit.
+
+Before a scheduled refresh fetches anything, ``fingerprint`` asks Comtrade's data-availability
+endpoint (``getDA``, one request per twelve periods) what it holds for the requested reporters
+and periods: each dataset's checksum and release date. While they and the request stay the same,
+the refresh skips Comtrade instead of spending the daily call quota on data it already has.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Iterator, Sequence
@@ -40,6 +46,9 @@ ALL_REPORTERS_ESTIMATE = 200
 WORLD = 0
 TOTALS = {"partner2Code": 0, "customsCode": "C00", "motCode": 0}
 KEY_HEADER = "Ocp-Apim-Subscription-Key"
+AVAILABILITY_PERIODS = 12  # periods per getDA request, as the data endpoints allow per call
+AVAILABILITY_FIELDS = ("reporterISO", "period", "classificationCode", "datasetChecksum",
+                       "lastReleased")
 REQUIRED_FIELDS = ("reporterCode", "partnerCode", "cmdCode", "flowCode", "period",
                    "classificationCode", "primaryValue", "netWgt", "qty", "qtyUnitAbbr")
 NO_UNIT = {None, "", "N/A", "-1"}
@@ -287,7 +296,8 @@ def _fail_where(frame: pl.DataFrame, condition: pl.Expr, url: str, field: str, m
 class Client:
     """Comtrade v1 over the shared fetch layer: chooses endpoint and cap by the key."""
 
-    def __init__(self, settings: Settings, fetcher: Fetcher | None = None) -> None:
+    def __init__(self, settings: Settings, fetcher: Fetcher | None = None, *,
+                 max_retries: int | None = None) -> None:
         key = settings.comtrade_api_key.get_secret_value() if settings.comtrade_api_key else None
         self.endpoint = "data" if key else "preview"
         self.cap = ROW_CAPS[self.endpoint]
@@ -295,7 +305,7 @@ class Client:
         self._headers = {KEY_HEADER: key} if key else {}
         self.fetcher = fetcher or Fetcher(
             SOURCE_ID, settings.raw_dir, timeout_s=settings.http_timeout_s,
-            max_retries=settings.http_max_retries,
+            max_retries=settings.http_max_retries if max_retries is None else max_retries,
             min_interval_s=settings.comtrade_min_interval_s,
             secret_headers=frozenset({KEY_HEADER.lower()}),
             secret_params=frozenset({"subscription-key"}))
@@ -303,6 +313,19 @@ class Client:
     def url(self, freq: str) -> str:
         path = "data/v1/get" if self.endpoint == "data" else "public/v1/preview"
         return f"{self.base}/{path}/C/{freq}/HS"
+
+    def availability(self, freq: str, periods: Sequence[str]) -> list[dict]:
+        """Comtrade's getDA answer for these periods (every reporter): one dataset per reporter
+        and period, with datasetChecksum and lastReleased."""
+        path = "data/v1/getDA" if self.endpoint == "data" else "public/v1/getDA"
+        datasets = []
+        for start in range(0, len(periods), AVAILABILITY_PERIODS):
+            chunk = periods[start:start + AVAILABILITY_PERIODS]
+            raw = self.fetcher.get(f"{self.base}/{path}/C/{freq}/HS",
+                                   name=f"availability/{freq}-{chunk[0]}-{chunk[-1]}.json",
+                                   params={"period": ",".join(chunk)}, headers=self._headers)
+            datasets += check_payload(raw.json(), raw.url)
+        return datasets
 
     def fetch(self, query: Query) -> Iterator[tuple[RawResponse, list[dict], Query]]:
         """Every answer for ``query``, split as the cap requires."""
@@ -331,6 +354,23 @@ class Client:
                 pending = parts + pending
                 continue
             yield raw, data, part
+
+
+def fingerprint(settings: Settings, *, reporters: str | None = None, years: str | None = None,
+                freq: str | None = "A", **_: object) -> str:
+    """Checksum of what Comtrade holds for the request's reporters and periods (their datasets'
+    checksums and release dates, from getDA). One attempt per request: when Comtrade does not
+    answer it raises, and the refresh runs the source (which retries as configured)."""
+    freq = (freq or "A").upper()
+    wanted = {r.upper() for r in split_list(reporters)}
+    client = Client(settings, max_retries=0)
+    try:
+        datasets = client.availability(freq, periods_of(parse_years(years), freq))
+    finally:
+        client.fetcher.close()
+    held = sorted(tuple(str(d.get(f)) for f in AVAILABILITY_FIELDS) for d in datasets
+                  if "ALL" in wanted or str(d.get("reporterISO")).upper() in wanted)
+    return hashlib.sha256(json.dumps(held).encode()).hexdigest()
 
 
 def refresh(con: duckdb.DuckDBPyConnection, settings: Settings, *, reporters: str | None = None,

@@ -10,7 +10,8 @@
 - ``content_type``: 200 with an HTML maintenance page instead of the data.
 
 Paths starting with one of ``down_prefixes`` always get 503 (a source down for the whole run).
-``stats`` counts what was served; ``requests`` keeps (path, query, headers) of every request.
+``stats`` counts what was served; ``requests`` keeps (path, query, headers) of every request
+and ``served`` (path, outcome).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class FaultServer:
         self._lock = threading.Lock()
         self.stats: Counter[str] = Counter()
         self.requests: list[tuple[str, dict[str, str], dict[str, str]]] = []
+        self.served: list[tuple[str, str]] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._server.handle_error = lambda request, address: None  # clients hang up on faults
@@ -68,6 +70,7 @@ class FaultServer:
             else:
                 outcome = "ok"
             self.stats[outcome] += 1
+            self.served.append((path, outcome))
             return outcome
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:

@@ -19,7 +19,7 @@ from typing import Literal
 import duckdb
 import numpy as np
 import polars as pl
-from chokehold.analysis.shares import BASIS_COLUMN, Basis
+from chokehold.analysis.shares import Basis, partner_shares
 
 from chokehold.errors import ChokeholdError
 
@@ -66,11 +66,6 @@ def commodity_flows(flows: pl.DataFrame, commodity_hs: pl.DataFrame, commodity_i
     return matched
 
 
-def _sum_or_null(expr: pl.Expr) -> pl.Expr:
-    """Sum, but null (not 0) when every value is null: unknown quantities stay unknown."""
-    return pl.when(expr.is_not_null().any()).then(expr.sum())
-
-
 def _periodise(flows: pl.DataFrame, freq: Freq) -> pl.DataFrame:
     """Flows re-dated to the reporting period; rolling12 ends each window at a month."""
     flows = flows.with_columns(pl.col("period").alias("_month"))
@@ -98,21 +93,14 @@ def import_shares(flows: pl.DataFrame, basis: Basis = "value", freq: Freq = "ann
     tonnes. Columns: source, reporter_iso3, period, partner_iso3, value_usd, qty, share, hhi,
     months (months of data behind the period; 12 for a complete year or rolling window).
     """
-    column = BASIS_COLUMN[basis]
     data = _periodise(flows.filter(pl.col("flow") == "import"), freq)
-    summed = data.group_by([*GROUP, "partner_iso3"]).agg(
-        pl.col("value_usd").sum(),
-        _sum_or_null(pl.when(pl.col("qty_unit") == "t").then(pl.col("qty"))).alias("qty"),
-    )
     months = data.group_by(list(GROUP)).agg(
         pl.col("_month").filter(pl.col("freq") == "M").n_unique().alias("_mm"),
         (pl.col("freq") == "A").any().alias("_annual"))
-    total = pl.col(column).sum().over(list(GROUP))
-    out = summed.join(months, on=list(GROUP)).with_columns(
-        pl.when(total > 0).then(pl.col(column) / total).alias("share"),
+    out = partner_shares(data, basis, GROUP).join(months, on=list(GROUP)).with_columns(
         pl.when(pl.col("_annual")).then(12).otherwise(pl.col("_mm")).cast(pl.Int32)
-        .alias("months"))
-    out = out.with_columns((pl.col("share") ** 2).sum().over(list(GROUP)).alias("hhi"))
+        .alias("months"),
+        (pl.col("share") ** 2).sum().over(list(GROUP)).alias("hhi"))
     return out.select(*GROUP, "partner_iso3", "value_usd", "qty", "share", "hhi", "months").sort(
         [*GROUP, "share"], descending=[False, False, False, True], nulls_last=True)
 

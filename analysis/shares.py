@@ -13,18 +13,25 @@ Basis = Literal["value", "qty"]
 BASIS_COLUMN = {"value": "value_usd", "qty": "qty"}
 
 
+def tonnes(qty: pl.Expr = pl.col("qty"), unit: pl.Expr = pl.col("qty_unit")) -> pl.Expr:
+    """Summed quantity in tonnes: rows in other units are left out, and a group with no
+    quantity in tonnes sums to null (unknown), not 0."""
+    in_tonnes = pl.when(unit == "t").then(qty)
+    return pl.when(in_tonnes.is_not_null().any()).then(in_tonnes.sum())
+
+
 def partner_shares(flows: pl.DataFrame, basis: Basis = "value",
                    by: tuple[str, ...] = ("reporter_iso3", "period")) -> pl.DataFrame:
-    """One row per group and partner: summed value and quantity, and the partner's share.
+    """One row per group and partner: summed value (USD) and quantity (t), and the partner's
+    share of the group on ``basis``.
 
     ``flows`` has trade_flows columns; rows for several HS lines of one commodity group are
-    summed per partner first. A group whose basis total is zero or missing gets null shares.
+    summed per partner first. Quantities count only in tonnes (``tonnes``). A group whose basis
+    total is zero or missing gets null shares.
     """
     column = BASIS_COLUMN[basis]
     summed = flows.group_by([*by, "partner_iso3"]).agg(
-        pl.col("value_usd").sum().alias("value_usd"),
-        pl.col("qty").sum().alias("qty"),
-    )
+        pl.col("value_usd").sum().alias("value_usd"), tonnes().alias("qty"))
     total = pl.col(column).sum().over(list(by))
     return summed.with_columns(
         pl.when(total > 0).then(pl.col(column) / total).alias("share")

@@ -79,6 +79,7 @@ def test_hand_computed_shares_and_hhi() -> None:
         "reporter_iso3": ["JPN"] * 4, "period": [2024] * 4,
         "partner_iso3": ["CHN", "CHN", "VNM", "USA"],
         "value_usd": [30.0, 30.0, 30.0, 10.0], "qty": [1.0, 2.0, 3.0, 4.0],
+        "qty_unit": ["t", "t", "t", "t"],
     })
     shares = partner_shares(flows)
     assert dict(zip(shares["partner_iso3"], shares["share"])) == {
@@ -86,6 +87,12 @@ def test_hand_computed_shares_and_hhi() -> None:
     assert hhi(shares)["hhi"][0] == pytest.approx(0.36 + 0.09 + 0.01)
     by_qty = partner_shares(flows, basis="qty")
     assert dict(zip(by_qty["partner_iso3"], by_qty["share"]))["CHN"] == pytest.approx(0.3)
+    # A quantity in another unit is not added to tonnes; a partner with none has no quantity.
+    mixed = partner_shares(flows.with_columns(pl.Series("qty_unit", ["t", "kg", "t", "NO"])),
+                           basis="qty")
+    assert dict(zip(mixed["partner_iso3"], mixed["qty"])) == {"CHN": 1.0, "VNM": 3.0,
+                                                               "USA": None}
+    assert dict(zip(mixed["partner_iso3"], mixed["share"]))["CHN"] == pytest.approx(0.25)
 
 
 def test_production_matches_world_mining_data(built_warehouse: Path) -> None:

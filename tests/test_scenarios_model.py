@@ -250,7 +250,8 @@ FLOWS = pl.DataFrame({
     "partner_iso3": ["CHN", "MYS", "CHN", "USA", "JPN"],
     "period": [date(2024, 1, 1)] * 5,
     "hs_code": ["280530", "284690", "280530", "284610", "280530"],
-    "value_usd": [1e6, 5e5, 2e6, 1e5, 3e5], "qty": [100.0, 50.0, 240.0, 60.0, 30.0]})
+    "value_usd": [1e6, 5e5, 2e6, 1e5, 3e5], "qty": [100.0, 50.0, 240.0, 60.0, 30.0],
+    "qty_unit": ["t"] * 5})
 PRODUCTION = pl.DataFrame({"country_iso3": ["USA"], "commodity": ["rare_earths"],
                            "year": [2024], "qty": [1200.0], "unit": ["t REO"]},
                           schema_overrides={"year": pl.Int64})

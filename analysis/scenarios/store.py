@@ -31,7 +31,7 @@ def load_flows(con: duckdb.DuckDBPyConnection, lines: list[str], importers: list
     codes = ", ".join("?" for _ in lines)
     who = ", ".join("?" for _ in importers)
     return read_query(con, f"""
-        SELECT reporter_iso3, partner_iso3, period, hs_code, value_usd, qty
+        SELECT reporter_iso3, partner_iso3, period, hs_code, value_usd, qty, qty_unit
         FROM trade_flows
         WHERE source = 'baci' AND flow = 'import' AND freq = 'A' AND hs_revision = ?
           AND hs_code IN ({codes})

@@ -12,7 +12,7 @@ from __future__ import annotations
 import duckdb
 
 from chokehold.warehouse.schema import spec
-from chokehold.warehouse.views import BACI_COUNTRIES, create_views
+from chokehold.warehouse.views import BACI_COUNTRIES, TRADE_FLOWS
 
 DESCRIPTION = "trade_flows: a view over reported_flows and baci_flows (+ baci_batches, baci_countries)"
 
@@ -43,4 +43,4 @@ def apply(con: duckdb.DuckDBPyConnection) -> None:
             LEFT JOIN code x ON x.iso3 = f.partner_iso3
             WHERE f.source = 'baci'""")
         con.execute("DROP TABLE trade_flows")
-    create_views(con)
+    con.execute(TRADE_FLOWS)

@@ -9,17 +9,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from chokehold.pipelines.refresh import refresh_warehouse
+from fakesources import months, register, write_fx
+from fakesources.comtrade_api import app
+from faultserver import FAULTS, App, FaultServer
 
-pytest.importorskip("chokehold.pipelines.comtrade",
-                    reason="the Comtrade connector (pipelines/comtrade.py, issue 3) is not merged")
-
-from chokehold.pipelines.refresh import refresh_warehouse  # noqa: E402
-from fakesources import months, register, write_fx  # noqa: E402
-from fakesources.comtrade_api import app  # noqa: E402
-from faultserver import FAULTS, App, FaultServer  # noqa: E402
-
-from chokehold.config import load_settings  # noqa: E402
-from chokehold.warehouse import open_warehouse  # noqa: E402
+from chokehold.config import load_settings
+from chokehold.warehouse import open_warehouse
 
 SENTINEL = "SENTINEL-COMTRADE-KEY-5d1c"
 # Three reporters, two lines, one flow, twelve months: the keyless preview endpoint (500 rows a

@@ -237,16 +237,21 @@ def test_sigkill_at_random_points_leaves_before_or_after(tmp_path: Path, process
     assert seen["before"] >= 3 and seen["after"] >= 3, seen
 
 
-def test_two_refreshes_started_together(tmp_path: Path, processes) -> None:
-    kwargs, options, folder = slow_setup(tmp_path)
-    (folder / "delay").write_text("0.3")
+def refresh_together(processes, kwargs: dict, options: dict) -> list[int]:
+    """Start two refreshes of slowfx at once; their exit codes, in start order."""
     procs = [processes.Process(target=run_refresh, args=(kwargs, ["slowfx"], options))
              for _ in range(2)]
     for proc in procs:
         proc.start()
     for proc in procs:
         proc.join()
-    assert sorted(p.exitcode for p in procs) == [0, EXIT_BUSY]
+    return [p.exitcode for p in procs]
+
+
+def test_two_refreshes_started_together(tmp_path: Path, processes) -> None:
+    kwargs, options, folder = slow_setup(tmp_path)
+    (folder / "delay").write_text("0.3")
+    assert sorted(refresh_together(processes, kwargs, options)) == [0, EXIT_BUSY]
     warehouse = kwargs["warehouse"]
     with open_warehouse(warehouse, read_only=True) as con:
         assert integrity_problems(con) == []
@@ -256,13 +261,7 @@ def test_two_refreshes_started_together(tmp_path: Path, processes) -> None:
     # With a wait, the second one queues behind the first and then finds nothing new.
     write_fx(folder, months(2024, 14))
     waiting = {**kwargs, "refresh_lock_wait_s": 30.0}
-    procs = [processes.Process(target=run_refresh, args=(waiting, ["slowfx"], options))
-             for _ in range(2)]
-    for proc in procs:
-        proc.start()
-    for proc in procs:
-        proc.join()
-    assert [p.exitcode for p in procs] == [0, 0]
+    assert refresh_together(processes, waiting, options) == [0, 0]
     with open_warehouse(warehouse, read_only=True) as con:
         statuses = con.execute("SELECT s.status FROM refresh_runs r JOIN refresh_run_sources s "
                                "USING (run_id) ORDER BY r.started_at DESC LIMIT 2").fetchall()

@@ -170,3 +170,35 @@ def test_a_truncated_last_line_is_refused_naming_the_row(project, tail: bytes, w
         assert con.execute("SELECT count(*) FROM prices WHERE series_id = 'prnd_oxide_cn'"
                            ).fetchall()[0][0] == 0
     assert "row 7" in str(info.value) and "prnd_oxide.csv" in str(info.value)
+
+
+def test_asian_metal_style_xlsx_in_yuan_per_kilogram(tmp_path: Path) -> None:
+    """An Asian Metal (亚洲金属网) style price-history sheet: a title, 日期 / 产品 / 最低价 /
+    最高价 / 平均价 / 单位 with 元/公斤, Excel date cells, a 注 footnote."""
+    import datetime as dt
+
+    import openpyxl
+    from chokehold.pipelines.price_mapping import PriceMapping, read_price_file
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "价格走势"
+    sheet.append(["亚洲金属网 氧化镝 99.5%min 中国 出厂价"])
+    sheet.append(["日期", "产品", "最低价", "最高价", "平均价", "单位"])
+    sheet.append([dt.datetime(2025, 4, 3), "氧化镝", 1650, 1700, 1675, "元/公斤"])
+    sheet.append([dt.datetime(2025, 4, 10), "氧化镝", 1680, 1720, 1700, "元/公斤"])
+    sheet.append(["注：价格含税", None, None, None, None, None])
+    path = tmp_path / "asianmetal_dy2o3.xlsx"
+    book.save(path)
+    mapping = PriceMapping(
+        id="asianmetal", description="Dy oxide", source={**SMM_SOURCE, "id": "asianmetal"},
+        files="*.xlsx", sheet="价格走势", skip_rows=1, date_column="日期",
+        series=[{"id": "dy2o3_cn", "commodity": "rare_earths", "market": "china_domestic",
+                 "low": "最低价", "high": "最高价", "price_unit_column": "单位",
+                 "vat_included": True, "frequency": "weekly"}])
+    rows = read_price_file(path, mapping).sort("date").to_dicts()
+    assert [(r["value"], r["unit"], r["currency"], r["scale"]) for r in rows] == [
+        (1675, "kg", "CNY", 1.0), (1700, "kg", "CNY", 1.0)]
+    assert rows[0]["published_unit"] == "元/公斤"
+    assert usd_per_tonne(rows[0]["value"], rows[0]["currency"], rows[0]["unit"], 7.3) \
+        == pytest.approx(1_675_000 / 7.3)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import duckdb
 import polars as pl
-from chokehold.pipelines.price_units import CONVERTED_BASIS, UNITS_PER_TONNE
 
 from chokehold.errors import ChokeholdError
 from chokehold.warehouse import read_query
@@ -41,10 +40,9 @@ DOMESTIC_COUNTRY = "CHN"
 
 
 def units_view() -> str:
-    values = ", ".join(f"('{u}', {f!r}, '{CONVERTED_BASIS[u]}')"
-                       for u, f in UNITS_PER_TONNE.items())
-    return ("CREATE OR REPLACE VIEW price_units AS SELECT * FROM (VALUES "
-            f"{values}) AS t(unit, units_per_tonne, converted_basis)")
+    """price_units: the unit factors, which are data (table ``units``, from data/units.yaml)."""
+    return ("CREATE OR REPLACE VIEW price_units AS "
+            "SELECT unit, units_per_tonne, converted_basis FROM units")
 
 
 FX_VIEWS = (

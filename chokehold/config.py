@@ -58,6 +58,11 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("comtrade_api_key", "COMTRADE_API_KEY"),
         description="Comtrade subscription key; without it the keyless preview endpoint is used.",
     )
+    baci_base_url: str = Field(
+        default="https://www.cepii.fr/DATA_DOWNLOAD/baci/data",
+        description="Where CEPII publishes the BACI release zips (BACI_<revision>_<release>.zip); "
+        "`chokehold fetch baci` downloads from here.",
+    )
     duckdb_memory_limit: str = Field(
         default="2GB", pattern=r"^\d+(\.\d+)?\s*[KMGT]i?B$",
         description="Memory cap for DuckDB during refreshes; larger jobs spill to disk.",

@@ -23,7 +23,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
-from chokehold.pipelines.price_units import normalise_currency, normalise_unit, split_price_unit
+from chokehold.pipelines.price_units import (
+    PriceUnit,
+    normalise_unit,
+    parse_price_unit,
+    scaled_currency,
+)
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from chokehold.errors import DataError, UnknownValueError
@@ -40,6 +45,9 @@ MISSING_MARKERS: tuple[str, ...] = ("", "-", "--", "—", "–", "n/a", "na", "n
 RANGE_SEPARATORS = r"(?:-|–|—|~|～|至|to)"
 NUMBER = r"\d+(?:\.\d+)?"
 PRICE = re.compile(rf"\s*({NUMBER})\s*(?:{RANGE_SEPARATORS}\s*({NUMBER}))?\s*", re.IGNORECASE)
+DATE_LIKE = re.compile(r"\d{4}[-/.年][\d\-/.月日 ]*")
+"""A date cell that is only digits and date separators was meant as a date (``2025-05-0``, a
+truncated last line): it is refused, never skipped as a footnote."""
 Frequency = Literal["daily", "weekly", "monthly", "irregular"]
 
 
@@ -73,6 +81,10 @@ class SeriesSpec(_Strict):
     currency_column: str | None = None
     unit_column: str | None = None
     price_unit_column: str | None = Field(default=None, description='Column like "CNY/t".')
+    price_unit: str | None = Field(default=None, description='Fixed price unit, e.g. "万元/吨", '
+                                   '"10k CNY/t", "USD/lb" (data/units.yaml spells them).')
+    scale: float = Field(default=1.0, gt=0, description="Multiplier from the published figure "
+                         "to currency per unit (e.g. 10000 for prices quoted in 10k CNY/t).")
     vat_included: bool
     frequency: Frequency = "daily"
     grade: str | None = None
@@ -90,17 +102,19 @@ class SeriesSpec(_Strict):
             raise ValueError("`low` and `high` go together")
         ways = [self.currency is not None and self.unit is not None,
                 self.currency_column is not None or self.unit_column is not None,
-                self.price_unit_column is not None]
+                self.price_unit_column is not None, self.price_unit is not None]
         if sum(ways) != 1:
             raise ValueError("give `currency` and `unit`, or `currency_column` and `unit_column`,"
-                             " or `price_unit_column`")
+                             " or `price_unit_column`, or `price_unit`")
         if ways[1] and (self.currency_column is None or self.unit_column is None):
             raise ValueError("`currency_column` and `unit_column` go together")
         try:
             if self.currency is not None:
-                normalise_currency(self.currency)
+                scaled_currency(self.currency)
             if self.unit is not None:
                 normalise_unit(self.unit)
+            if self.price_unit is not None:
+                parse_price_unit(self.price_unit)
         except UnknownValueError as exc:
             raise ValueError(str(exc)) from exc
         return self
@@ -268,7 +282,8 @@ OBSERVATION_SCHEMA = {
     "series_id": pl.String, "commodity": pl.String, "market": pl.String, "date": pl.Date,
     "low": pl.Float64, "high": pl.Float64, "value": pl.Float64, "original_value": pl.String,
     "currency": pl.String, "unit": pl.String, "vat_included": pl.Boolean,
-    "frequency": pl.String, "grade": pl.String, "basis": pl.String, "_source_row": pl.Int64,
+    "frequency": pl.String, "grade": pl.String, "basis": pl.String, "published_unit": pl.String,
+    "scale": pl.Float64, "_source_row": pl.Int64,
 }
 
 
@@ -298,6 +313,7 @@ def read_price_file(path: Path, mapping: PriceMapping, *, today: date | None = N
         raise where.error(f"the file has {len(grid)} rows, fewer than the "
                           f"{first_data} rows of title and header the mapping expects")
     names = header_names(grid[mapping.skip_rows:first_data])
+    _refuse_truncated_end(path, grid, len(names), where)
     index = _column_index(names, mapping, where)
     latest = (today or date.today()) + timedelta(days=1)
     observations: list[dict] = []
@@ -305,6 +321,16 @@ def read_price_file(path: Path, mapping: PriceMapping, *, today: date | None = N
         observations += _read_row(row, first_data + offset + 1, index, mapping, where, latest)
     frame = pl.DataFrame(observations, schema=OBSERVATION_SCHEMA)
     return _drop_repeats(frame, where)
+
+
+def _refuse_truncated_end(path: Path, grid: list[list[Any]], width: int, where: _File) -> None:
+    """A CSV whose last line has no line end and fewer cells than the header was cut off."""
+    if path.suffix.lower() in (".xlsx", ".xlsm") or not grid or not any(map(_text, grid[-1])):
+        return
+    tail = path.read_bytes()[-2:]
+    if not tail.endswith((b"\n", b"\r")) and len(grid[-1]) < width:
+        raise where.error(f"the last line has {len(grid[-1])} of the header's {width} cells and "
+                          "no line end: the file is truncated", len(grid))
 
 
 def _column_index(names: list[str], mapping: PriceMapping, where: _File) -> dict[str, int]:
@@ -337,7 +363,7 @@ def _read_row(row: list[Any], row_no: int, index: dict[str, int], mapping: Price
     date_cell = _cell(row, index[mapping.date_column])
     day = parse_date(date_cell, mapping.date_formats)
     if day is None:
-        if not has_price:
+        if not has_price and not DATE_LIKE.fullmatch(_text(date_cell)):
             return []  # a footnote, source line or unit line
         raise where.error(f"date {_text(date_cell)!r} does not parse (formats tried: "
                           f"{', '.join(mapping.date_formats)})", row_no, mapping.date_column)
@@ -383,11 +409,15 @@ def _observation(row: list[Any], row_no: int, index: dict[str, int], series: Ser
                           series.high or series.value)
     if low <= 0:
         raise where.error(f"price {low:g} is not positive", row_no, series.low or series.value)
-    currency, unit = _currency_unit(row, row_no, index, series, where)
+    priced, published = _currency_unit(row, row_no, index, series, where)
+    scale = priced.scale * series.scale
+    low, high = low * scale, high * scale
     return {
         "series_id": series.id, "commodity": series.commodity, "market": series.market,
         "low": low, "high": high, "value": (low + high) / 2, "original_value": original,
-        "currency": currency, "unit": unit, "vat_included": series.vat_included,
+        "currency": priced.currency, "unit": priced.unit, "vat_included": series.vat_included,
+        "published_unit": published if scale != 1 or published != _plain(priced) else None,
+        "scale": scale,
         "frequency": series.frequency,
         "grade": _text(_cell(row, index[series.grade_column])) if series.grade_column
         else series.grade,
@@ -397,18 +427,29 @@ def _observation(row: list[Any], row_no: int, index: dict[str, int], series: Ser
     }
 
 
+def _plain(priced: PriceUnit) -> str:
+    return f"{priced.currency}/{priced.unit}"
+
+
 def _currency_unit(row: list[Any], row_no: int, index: dict[str, int], series: SeriesSpec,
-                   where: _File) -> tuple[str, str]:
-    if series.currency is not None and series.unit is not None:
-        return normalise_currency(series.currency), normalise_unit(series.unit)
+                   where: _File) -> tuple[PriceUnit, str]:
+    """The normalised price unit of a row, and the unit as published (for the record)."""
+    column = series.price_unit_column or series.currency_column
     try:
+        if series.price_unit is not None:
+            return parse_price_unit(series.price_unit), series.price_unit
+        if series.currency is not None and series.unit is not None:
+            currency, scale = scaled_currency(series.currency)
+            return (PriceUnit(currency, normalise_unit(series.unit), scale),
+                    f"{series.currency}/{series.unit}")
         if series.price_unit_column is not None:
-            column = series.price_unit_column
-            return split_price_unit(_text(_cell(row, index[column])))
-        column = series.currency_column
-        currency = normalise_currency(_text(_cell(row, index[column])))
+            text = _text(_cell(row, index[column]))
+            return parse_price_unit(text), text
+        currency, scale = scaled_currency(_text(_cell(row, index[column])))
         column = series.unit_column
-        return currency, normalise_unit(_text(_cell(row, index[column])))
+        unit = _text(_cell(row, index[column]))
+        published = f"{_text(_cell(row, index[series.currency_column]))}/{unit}"
+        return PriceUnit(currency, normalise_unit(unit), scale), published
     except UnknownValueError as exc:
         raise where.error(str(exc), row_no, column) from exc
 

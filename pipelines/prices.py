@@ -15,14 +15,15 @@ import duckdb
 import polars as pl
 from chokehold.pipelines._common import files_fingerprint, sha256_file
 from chokehold.pipelines.price_mapping import PriceMapping, load_mappings, read_price_file
-from chokehold.pipelines.price_units import load_vat, vat_frame
+from chokehold.pipelines.price_units import UNITS_FILE, load_vat, units_frame, vat_frame
 
 from chokehold.commodities import load_commodities
 from chokehold.config import Settings
 from chokehold.errors import DataError
-from chokehold.warehouse import LoadResult, load_frame
+from chokehold.warehouse import LoadResult, load_frame, read_query
 
 VAT_SOURCE = "chokehold_vat_rates"
+UNITS_SOURCE = "chokehold_units"
 
 
 def mapping_root(mapping: PriceMapping, settings: Settings) -> Path:
@@ -66,6 +67,21 @@ def _mapping_frames(mapping: PriceMapping) -> dict[str, pl.DataFrame]:
     }
 
 
+def file_scope(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, relative: str) -> str:
+    """The rows a file is the whole truth for: its series over its period range, both taken
+    from what it holds now and what it held when last loaded (so a quote turned into ``n/a``
+    or a row dropped, even the last one, is deleted and recorded in ``revisions``)."""
+    before = read_query(con, "SELECT series_id, date FROM price_observations WHERE origin = ?",
+                        [relative])
+    keys = pl.concat([frame.select("series_id", "date"), before.cast(frame.select(
+        "series_id", "date").schema)])
+    if keys.is_empty():
+        return "FALSE"
+    series = ", ".join("'" + s.replace("'", "''") + "'" for s in keys["series_id"].unique().sort())
+    return (f"series_id IN ({series}) AND date BETWEEN DATE '{keys['date'].min()}' "
+            f"AND DATE '{keys['date'].max()}'")
+
+
 def load_file(con: duckdb.DuckDBPyConnection, mapping: PriceMapping, frame: pl.DataFrame,
               origin: Path, relative: str, sha256: str, mapping_sha256: str) -> list[LoadResult]:
     """Load one file's observations (already validated) into prices and price_observations."""
@@ -77,13 +93,14 @@ def load_file(con: duckdb.DuckDBPyConnection, mapping: PriceMapping, frame: pl.D
     observations = frame.select(
         "series_id", "date", "low", "high", "original_value", "grade", "basis",
         pl.lit(relative).alias("origin"), pl.col("_source_row").alias("source_row"),
-        "_source_row")
+        "published_unit", "scale", "_source_row")
     record = pl.DataFrame([{"mapping_id": mapping.id, "path": relative, "sha256": sha256,
                             "mapping_sha256": mapping_sha256, "observations": frame.height,
                             "source": source}])
     kwargs = {"source_id": source, "vintage": vintage, "origin": origin, "sha256": sha256}
-    return [load_frame(con, "prices", prices, **kwargs),
-            load_frame(con, "price_observations", observations, **kwargs),
+    scope = file_scope(con, frame, relative)
+    return [load_frame(con, "prices", prices, replace_scope=scope, **kwargs),
+            load_frame(con, "price_observations", observations, replace_scope=scope, **kwargs),
             load_frame(con, "price_files", record, **kwargs)]
 
 
@@ -97,15 +114,19 @@ def fingerprint(settings: Settings, **_: object) -> str:
     """The VAT schedule, the commodity list, every mapping and every file a mapping matches."""
     mappings = load_mappings(settings.price_mappings_dir)
     files = [path for mapping in mappings for path, _ in mapped_files(mapping, settings)]
-    return files_fingerprint(settings.vat_file, settings.commodities_file,
+    return files_fingerprint(settings.vat_file, settings.commodities_file, UNITS_FILE,
                              *sorted(settings.price_mappings_dir.glob("*.yaml")), *files)
 
 
 def refresh(con: duckdb.DuckDBPyConnection, settings: Settings, **_: object) -> list[LoadResult]:
-    """Load the VAT schedule and every mapped price file that is new or changed."""
+    """Load the VAT schedule, the unit table and every mapped price file that is new or
+    changed."""
     results = [load_frame(con, "vat_rates", vat_frame(load_vat(settings.vat_file)),
                           source_id=VAT_SOURCE, vintage=f"sha256:{sha256_file(settings.vat_file)[:12]}",
-                          origin=settings.vat_file, replace_scope="TRUE")]
+                          origin=settings.vat_file, replace_scope="TRUE"),
+               load_frame(con, "units", units_frame(), source_id=UNITS_SOURCE,
+                          vintage=f"sha256:{sha256_file(UNITS_FILE)[:12]}", origin=UNITS_FILE,
+                          replace_scope="TRUE")]
     mappings = load_mappings(settings.price_mappings_dir)
     check_mappings(mappings, settings)
     loaded = _loaded(con)

@@ -13,7 +13,7 @@ from chokehold.pipelines.fx import refresh as refresh_fx
 from chokehold.pipelines.price_units import (
     load_vat,
     normalise_currency,
-    split_price_unit,
+    parse_price_unit,
     usd_per_tonne,
     vat_on,
 )
@@ -42,8 +42,8 @@ def test_unknown_currency_and_unit_list_the_valid_ones() -> None:
     with pytest.raises(UnknownValueError, match="unknown currency 'XAU'.*CNY"):
         normalise_currency("XAU")
     with pytest.raises(UnknownValueError, match="unknown unit 'oz'"):
-        split_price_unit("USD/oz")
-    assert split_price_unit("元/吨") == ("CNY", "t")
+        parse_price_unit("USD/oz")
+    assert parse_price_unit("元/吨") == ("CNY", "t", 1.0)
 
 
 def test_vat_is_data_with_its_dates() -> None:

@@ -13,6 +13,7 @@ from chokehold.analysis import dependence
 from chokehold.cli._shared import FORMAT_OPTION, OutputFormat, emit, open_read, settings_of
 from chokehold.commodities import load_commodities, require_commodity
 from chokehold.controls import load_registry, require_measure
+from chokehold.coverage import require_lines
 from chokehold.errors import ChokeholdError, UnknownValueError
 from chokehold.warehouse import read_query
 
@@ -90,6 +91,10 @@ def shares(
         iso3 = _importer(con, importer, source.value)
         flows = _commodity_flows(ctx, con, commodity, "source = ? AND reporter_iso3 = ? AND "
                                  "flow = 'import'", [source.value, iso3], revision)
+        if flows.height == 0:
+            good = require_commodity(load_commodities(settings_of(ctx).commodities_file),
+                                     commodity)
+            require_lines(con, good, source.value)
     if flows.height == 0:
         raise ChokeholdError(f"no {source.value} imports of {commodity} by {iso3}")
     table = dependence.import_shares(flows, basis.value, freq.value).with_columns(

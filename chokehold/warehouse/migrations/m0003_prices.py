@@ -16,5 +16,6 @@ TABLES = ("price_series", "price_observations", "price_files", "fx_series", "vat
 def apply(con: duckdb.DuckDBPyConnection) -> None:
     for name in TABLES:
         con.execute(spec(name).ddl())
+    con.execute(spec("units").ddl())  # price_units reads it (m0012 made unit factors data)
     for statement in view_statements():
         con.execute(statement)

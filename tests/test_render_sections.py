@@ -71,7 +71,7 @@ def test_a_scenario_without_shortfall_draws_no_flat_bands(configured) -> None:
 def test_gap_message_says_what_the_warehouse_holds(configured) -> None:
     empty = data.complete_gap("tungsten")
     assert empty.is_empty() and data.markets("tungsten") == []
-    assert "no tungsten price series" in R.gap_message(empty, "tungsten")
+    assert "no tungsten price series" in R.gap_message(empty, "tungsten").data
     antimony = data.complete_gap("antimony", markets="china_domestic,rotterdam")
     assert antimony.height == data.complete_gap("antimony").height > 0
     assert data.complete_gap("antimony", markets=["rotterdam"]).is_empty()

@@ -459,6 +459,17 @@ def status_timeline(control_id: str) -> pl.DataFrame:
         WHERE control_id = ? ORDER BY start_date""", [control_id])
 
 
+def measure_citations(control_id: str) -> pl.DataFrame:
+    """The measure's sources from the registry: its own document first (issuer, number,
+    date, URL), then the secondary sources the registry entry was compiled from."""
+    rows = [{"document": c.source, "kind": "primary" if c.primary else "secondary",
+             "issuer": c.issuer, "date": c.published, "url": c.url, "states": c.states}
+            for c in measure(control_id).citations]
+    return pl.DataFrame(rows, schema={"document": pl.String, "kind": pl.String,
+                                      "issuer": pl.String, "date": pl.Date, "url": pl.String,
+                                      "states": pl.String})
+
+
 def covered_items(control_id: str) -> pl.DataFrame:
     return query("""
         SELECT description, commodity, any_value(elements) AS elements,

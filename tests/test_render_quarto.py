@@ -160,15 +160,15 @@ def test_typst_ragged_right_lands_after_quartos_template() -> None:
     assert "#set par(justify: false)" in body
 
 
-QUARTO_HEAD = """<head>
-<script src="https://cdn.jsdelivr.net/npm/requirejs@2.3.6/require.min.js" integrity="sha384-x" crossorigin="anonymous"></script>
-<script src="https://cdn.jsdelivr.net/npm/jquery@3.5.1/dist/jquery.min.js" integrity="sha384-y" crossorigin="anonymous" data-relocate-top="true"></script>
-<script type="application/javascript">define('jquery', [],function() {return window.jQuery;})</script>
-<script type="text/javascript">/**
-* plotly.js v3.1.0
-*/ window.x = 1;</script>
-</head><body><div class="chokehold-chart"></div></body>
-"""
+QUARTO_HEAD = (
+    '<head>\n<script src="https://cdn.jsdelivr.net/npm/requirejs@2.3.6/require.min.js" '
+    'integrity="sha384-x" crossorigin="anonymous"></script>\n'
+    '<script src="https://cdn.jsdelivr.net/npm/jquery@3.5.1/dist/jquery.min.js" '
+    'integrity="sha384-y" crossorigin="anonymous" data-relocate-top="true"></script>\n'
+    "<script type=\"application/javascript\">define('jquery', [],function() "
+    "{return window.jQuery;})</script>\n"
+    '<script type="text/javascript">/**\n* plotly.js v3.1.0\n*/ window.x = 1;</script>\n'
+    '</head><body><div class="chokehold-chart"></div></body>\n')
 """The head Quarto 1.10 writes for a notebook with HTML outputs (widgets.ts), abridged."""
 
 

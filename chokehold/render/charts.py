@@ -34,7 +34,7 @@ _plotly_marker = False
 
 
 def reset_document() -> None:
-    """A new document starts: its first chart carries plotly.js again."""
+    """A new document starts: plotly.js is sent again before its first chart."""
     global _plotly_js_sent
     _plotly_js_sent = False
 
@@ -43,8 +43,9 @@ def set_targets(targets: set[str] | None, plotly_marker: bool = False) -> None:
     """The MIME types the requested formats will use; charts skip drawing the others.
 
     Our renderer knows the formats before it executes a document; Quarto does not say, so
-    by default both the plotly HTML and the PNG are drawn. With ``plotly_marker`` the first
-    chart carries :data:`PLOTLY_MARKER` instead of the 4.6 MB plotly.js, which our renderer
+    by default both the plotly HTML and the PNG are drawn. With ``plotly_marker`` the library
+    output (:func:`library_output`) carries :data:`PLOTLY_MARKER` instead of the 4.6 MB
+    plotly.js, which our renderer
     puts in after pandoc (so the bundle never travels through the kernel or pandoc).
     """
     global _targets, _plotly_marker

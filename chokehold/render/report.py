@@ -57,7 +57,7 @@ class Document:
 
 
 def start(name: str, **params: object) -> Document:
-    """A document begins: remember its parameters; its first chart carries plotly.js."""
+    """A document begins: remember its parameters; plotly.js goes out again before its first chart."""
     reset_document()
     return Document(name, params)
 

@@ -320,11 +320,15 @@ class Table:
     def _width(self, column: str) -> int:
         """Dashes under a column: pandoc sizes wrapped columns by them, so a column gets room
         in proportion to its longest cell (up to 20 characters: long text wraps), and at least
-        its label's longest word (numbers, which do not wrap, a little more)."""
+        its label's longest word; numbers and dates, which do not wrap, their whole width (they
+        overprinted the next column in typst otherwise)."""
         cells = [len(self._cell(column, v)) for v in self.frame[column]]
         label = max((len(w) for w in self.labels.get(column, column).split()), default=0)
-        numeric = self.frame.schema[column].is_numeric()
-        return max(4, label + 2 * numeric, min(20, max(cells, default=0)))
+        dtype = self.frame.schema[column]
+        numeric = dtype.is_numeric()
+        if numeric or dtype.is_temporal():  # never wrap: the whole cell, and a little air
+            return max(4, label + 2 * numeric, max(cells, default=0) + 2)
+        return max(4, label, min(20, max(cells, default=0)))
 
     def markdown(self) -> str:
         columns = self.frame.columns

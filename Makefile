@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench lint clean setup
+.PHONY: demo test test-browser bench lint clean setup
 
 setup: $(STAMP)
 
@@ -23,6 +23,11 @@ demo: $(STAMP)
 ## test: the whole suite, offline
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+## test-browser: the rendered pack in headless Chromium (installs Debian's chromium when missing)
+test-browser: $(STAMP)
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	$(BIN)/python -m pytest -q tests/test_render_browser.py
 
 ## bench: every benchmark at realistic scale; prints BENCH lines
 bench: $(STAMP)

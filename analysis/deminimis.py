@@ -1,4 +1,4 @@
-"""The extraterritorial 0.1% de-minimis test (MOFCOM Announcement 2025 No. 61, BRIEF section 2).
+"""The extraterritorial 0.1% de-minimis test (MOFCOM Announcement 2025 No. 61, docs/domain.md section 2).
 
 A foreign-made item (rare-earth permanent-magnet material or target) needs a Chinese licence to
 be exported to third countries when Chinese-origin content of the listed elements (Sm, Dy, Gd,

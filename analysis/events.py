@@ -1,4 +1,4 @@
-"""Event study of the price gap around each control date (BRIEF question 3).
+"""Event study of the price gap around each control date (docs/domain.md section 1, question 3).
 
 For every measure in the registry that covers the commodity, its dates (announced, effective,
 and each later change of status, e.g. a suspension) are events. Around each event and for

@@ -1,4 +1,4 @@
-"""The domestic-vs-overseas price gap (BRIEF section 5), as warehouse views and a function.
+"""The domestic-vs-overseas price gap (docs/domain.md section 5), as warehouse views and a function.
 
 Arithmetic, per commodity, date and pair of a China-domestic and an overseas series:
 

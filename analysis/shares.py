@@ -1,4 +1,4 @@
-"""Import shares by partner and concentration (BRIEF section 5).
+"""Import shares by partner and concentration (docs/domain.md section 5).
 
 s_p = M_p / sum_q M_q for each importer, period and basis; HHI = sum_p s_p^2 (0-1).
 """

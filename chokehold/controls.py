@@ -42,8 +42,14 @@ class _Strict(BaseModel):
 
 
 class Citation(_Strict):
-    source: str = Field(description="Seed file name, official document or URL.")
+    source: str = Field(description="The document a reader can look up: an issuer's document "
+                        "number, or a publication and date (secondary sources).")
     states: str = Field(description="What this source states.")
+    primary: bool = Field(default=False, description="The measure's own document (issuer's).")
+    issuer: str | None = None
+    published: date | None = None
+    url: str | None = Field(default=None, description="Where the document, or its issuer's "
+                            "announcements, can be opened.")
 
 
 class StatusPeriod(_Strict):

@@ -68,7 +68,12 @@ def code_revision() -> str | None:
 
 
 def _quiet(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
-    con.execute("SET enable_progress_bar = false")
+    """No progress bar. Inside a Jupyter kernel (a report reading the diff) DuckDB refuses to
+    touch the setting at all without ipywidgets; there it draws no bar anyway."""
+    try:
+        con.execute("SET enable_progress_bar = false")
+    except duckdb.InvalidInputException:
+        pass
     return con
 
 

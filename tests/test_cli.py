@@ -43,6 +43,16 @@ def test_summary_prints_china_share(capsys, built_warehouse: Path) -> None:
     assert "│ 2024 │" in result.stdout and "rotterdam" in result.stdout
 
 
+def test_summary_names_both_bases(capsys, monkeypatch, built_warehouse: Path) -> None:
+    """By value China supplied 37.8% of Japan's 2024 rare-earth imports, by tonnage 66.1%."""
+    monkeypatch.setenv("COLUMNS", "220")
+    result = run_cli(capsys, "--warehouse", str(built_warehouse), "summary")
+    assert "by value, USD, and by tonnage" in result.stdout
+    assert "china_share_value" in result.stdout and "china_share_tonnage" in result.stdout
+    row = next(line for line in result.stdout.splitlines() if line.startswith("│ 2024 │"))
+    assert "0.3777" in row and "0.6613" in row and "15,969.39" in row
+
+
 def test_missing_warehouse_is_a_clear_error(capsys, tmp_path: Path) -> None:
     result = run_cli(capsys, "--warehouse", str(tmp_path / "none.duckdb"), "status")
     assert result.exit_code == 2

@@ -1,4 +1,4 @@
-"""data/commodities.yaml: the seven groups of BRIEF section 4, every HS revision listed."""
+"""data/commodities.yaml: the seven groups of docs/domain.md section 4, every HS revision listed."""
 
 from __future__ import annotations
 

@@ -54,7 +54,7 @@ def test_vat_is_data_with_its_dates() -> None:
 
 
 def test_seed_gap_of_2025_05_07(built_warehouse: Path) -> None:
-    """BRIEF section 2: overseas USD 58,000/t, domestic RMB 235,000/t (VAT 13%), FX May 2025."""
+    """docs/domain.md section 2: overseas USD 58,000/t, domestic RMB 235,000/t (VAT 13%), FX May 2025."""
     with open_warehouse(built_warehouse, read_only=True) as con:
         gap = price_gap(con, "antimony").filter(pl.col("date") == SEED_DAY)
         view = read_query(con, "SELECT * FROM price_gap WHERE date = ?", [SEED_DAY])

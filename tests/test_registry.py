@@ -34,9 +34,25 @@ def registry():
 def test_every_brief_measure_is_registered_with_citations(registry) -> None:
     assert set(registry) == BRIEF_IDS
     assert all(m.citations for m in registry.values())
-    seeds = {c.source for m in registry.values() for c in m.citations}
-    assert {"000_8bf850ee4fdb7047.txt", "001_edb2d4ca4db91feb.txt",
-            "003_10fd699c0285eb37.txt"} <= seeds
+    seeds = " ".join(c.source for m in registry.values() for c in m.citations if not c.primary)
+    assert all(s in seeds for s in ("seed 000_8bf850ee4fdb7047", "seed 001_edb2d4ca4db91feb",
+                                    "seed 003_10fd699c0285eb37"))
+
+
+def test_reports_cite_documents_a_reader_can_open(registry) -> None:
+    """Each measure cites its own document first (issuer, number, date, URL); status periods
+    name documents, never a seed file; secondary sources stay as further citations."""
+    for m in registry.values():
+        primary = m.citations[0]
+        assert primary.primary and primary.issuer and primary.published == m.announced
+        assert primary.url.startswith("https://")
+        assert primary.source == (m.document_number or primary.source)
+        assert all(not c.primary for c in m.citations[1:]) and len(m.citations) >= 2
+        for period in m.status:
+            assert ".txt" not in period.source and "https://" in period.source, period
+            assert "BRIEF" not in period.source
+    number18 = registry["cn-2025-18-medium-heavy-rare-earths"].status[0].source
+    assert number18.startswith("MOFCOM/GAC Announcement 2025 No. 18 (2025-04-04)")
 
 
 @pytest.mark.parametrize(("control", "day", "status"), [

@@ -71,7 +71,7 @@ def test_a_scenario_without_shortfall_draws_no_flat_bands(configured) -> None:
 def test_gap_message_says_what_the_warehouse_holds(configured) -> None:
     empty = data.complete_gap("tungsten")
     assert empty.is_empty() and data.markets("tungsten") == []
-    assert "no tungsten price series" in R.gap_message(empty, "tungsten")
+    assert "no tungsten price series" in R.gap_message(empty, "tungsten").data
     antimony = data.complete_gap("antimony", markets="china_domestic,rotterdam")
     assert antimony.height == data.complete_gap("antimony").height > 0
     assert data.complete_gap("antimony", markets=["rotterdam"]).is_empty()
@@ -92,5 +92,16 @@ def test_series_kind_draws_isolated_quotes_as_points() -> None:
 def test_table_columns_get_room_by_content() -> None:
     table = Table(pl.DataFrame({"n": [1, 2], "note": ["x" * 60, "y"]}), title="t", source="s",
                   labels={"n": "observations"})
-    rule = table.markdown().splitlines()[1]
+    rule = table.markdown().splitlines()[2]  # after the table div's opening line
     assert rule == f"|{'-' * (len('observations') + 2)}:|:{'-' * 20}|"
+
+
+def test_dates_and_numbers_get_their_whole_width() -> None:
+    """Dates and numbers do not wrap: narrower columns overprinted the next one in typst."""
+    from datetime import date as day
+
+    table = Table(pl.DataFrame({"date": [day(2024, 8, 15)], "gap": [29182.47],
+                                "measure": ["MOFCOM/GAC Announcement 2024 No. 33"]}),
+                  title="t", source="s")
+    rule = table.markdown().splitlines()[2]
+    assert rule == f"|:{'-' * 12}|{'-' * 8}:|:{'-' * 20}|"

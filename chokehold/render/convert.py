@@ -36,6 +36,20 @@ RESOURCE = re.compile(r"""\b(?:src|srcset|href|poster|data)\s*=|url\s*\(|@import
                       re.IGNORECASE)
 """What pandoc's --embed-resources acts on in raw HTML (a file or URL to inline)."""
 HELD = re.compile(r"<!-- chokehold: output (\S+) -->")
+TABLE_DIVS = """-- A `::: {#tbl-...}` div holding a table and then one paragraph is a captioned table,
+-- as Quarto reads it (the paragraph is the caption).
+function Div(div)
+  local blocks = div.content
+  if div.identifier:match("^tbl%-") and #blocks == 2 and blocks[1].t == "Table"
+      and blocks[2].t == "Para" then
+    local tbl = blocks[1]
+    tbl.caption = pandoc.Caption(pandoc.Blocks({pandoc.Plain(blocks[2].content)}))
+    tbl.identifier = div.identifier
+    return tbl
+  end
+end
+"""
+"""pandoc's reading of the table divs :class:`~chokehold.render.charts.Table` writes."""
 
 
 class ConversionError(ChokeholdError):
@@ -196,6 +210,11 @@ def _pandoc_args(fmt: Format, options: dict, project_dir: Path, workdir: Path) -
         args += ["--to=typst"]
         if options.get("include-in-header"):
             args += [f"--include-in-header={path_of(options['include-in-header'])}"]
+        if options.get("include-before-body"):
+            args += [f"--include-before-body={path_of(options['include-before-body'])}"]
+    tables = workdir / "table-divs.lua"
+    tables.write_text(TABLE_DIVS, encoding="utf-8")
+    args += [f"--lua-filter={tables}"]
     if fmt.html and options.get("css"):
         args += [f"--css={path_of(options['css'])}"]
     return args

@@ -93,8 +93,8 @@ def vintage_changes() -> tuple[VintageDiff | None, str]:
 
     published = available(settings())
     if len(published) < 2:
-        return None, (f"{len(published)} vintage(s) published in {settings().vintages_dir}; "
-                      "a diff needs two refreshes that changed data")
+        return None, (f"{len(published)} vintage(s) published in the warehouse's vintages "
+                      "folder; a diff needs two refreshes that changed data")
     return diff_vintages("previous", "latest", settings()), ""
 
 
@@ -159,6 +159,32 @@ def dependence(importer: str, commodity: str, until: date,
                     pl.col("supplier_value_usd").fill_null(0.0), "total_value_usd", "hhi",
                     "partners", "top_partner", "top_share", "top3_share")
             .cast({k: v for k, v in schema.items()}).sort("year"))
+
+
+def tonnage_dependence(importer: str, commodity: str, until: date,
+                       supplier: str = SUPPLIER) -> pl.DataFrame:
+    """Per year, the supplier's share of the importer's imports by quantity (tonnes only;
+    null where no tonnes are reported): year, supplier_share_qty, supplier_t, total_t."""
+    shares = dep.import_shares(commodity_trade(commodity, until, reporter=importer), "qty",
+                               "annual")
+    return (shares.group_by(pl.col("period").dt.year().cast(pl.Int32).alias("year"))
+            .agg(pl.col("share").filter(pl.col("partner_iso3") == supplier).sum()
+                 .alias("supplier_share_qty"),
+                 pl.col("qty").filter(pl.col("partner_iso3") == supplier).sum()
+                 .alias("supplier_t"),
+                 pl.col("qty").sum().alias("total_t"))
+            .with_columns(pl.when(pl.col("total_t") > 0).then(pl.col("supplier_share_qty"))
+                          .alias("supplier_share_qty"))
+            .sort("year"))
+
+
+def dependence_both_bases(importer: str, commodity: str, until: date,
+                          supplier: str = SUPPLIER) -> pl.DataFrame:
+    """:func:`dependence` (value basis) with the supplier's share by tonnage beside it: the
+    two answer different questions (what is paid for vs what is shipped) and can differ a
+    lot (Japan's rare earths from China, 2024: 37.8% by value, 66.1% by tonnage)."""
+    return dependence(importer, commodity, until, supplier).join(
+        tonnage_dependence(importer, commodity, until, supplier), on="year", how="left")
 
 
 @_per_connection
@@ -431,6 +457,17 @@ def status_timeline(control_id: str) -> pl.DataFrame:
     return query("""
         SELECT status, start_date, end_date, source FROM control_status
         WHERE control_id = ? ORDER BY start_date""", [control_id])
+
+
+def measure_citations(control_id: str) -> pl.DataFrame:
+    """The measure's sources from the registry: its own document first (issuer, number,
+    date, URL), then the secondary sources the registry entry was compiled from."""
+    rows = [{"document": c.source, "kind": "primary" if c.primary else "secondary",
+             "issuer": c.issuer, "date": c.published, "url": c.url, "states": c.states}
+            for c in measure(control_id).citations]
+    return pl.DataFrame(rows, schema={"document": pl.String, "kind": pl.String,
+                                      "issuer": pl.String, "date": pl.Date, "url": pl.String,
+                                      "states": pl.String})
 
 
 def covered_items(control_id: str) -> pl.DataFrame:

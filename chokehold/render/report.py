@@ -57,7 +57,7 @@ class Document:
 
 
 def start(name: str, **params: object) -> Document:
-    """A document begins: remember its parameters; its first chart carries plotly.js."""
+    """A document begins: remember its parameters; plotly.js goes out again before its first chart."""
     reset_document()
     return Document(name, params)
 
@@ -92,18 +92,28 @@ def markers(commodity: str, since: date, until: date) -> list[Marker]:
 
 def share_chart(dep: pl.DataFrame, importer: str, commodity: str,
                 supplier: str = data.SUPPLIER) -> Chart:
-    """The supplier's share of the importer's imports per year, titled with the latest value."""
+    """The supplier's share of the importer's imports per year, by value and (where ``dep``
+    has it, :func:`data.dependence_both_bases`) by tonnage, titled with the latest values."""
     last = dep.row(-1, named=True)
     peak = dep.sort("supplier_share", descending=True).row(0, named=True)
     who, where = data.country_name(supplier), data.country_name(importer)
     label = data.commodity_label(commodity)
     years = [date(y, 7, 1) for y in dep["year"]]
+    series = [Series(f"{who} share by value", years, dep["supplier_share"].to_list())]
+    by_tonnage = ""
+    if "supplier_share_qty" in dep.columns:
+        series.append(Series(f"{who} share by tonnage", years,
+                             dep["supplier_share_qty"].to_list(), dashed=True))
+        by_tonnage = f", {pct(last['supplier_share_qty'])} by tonnage"
     return Chart(
         title=f"{who} supplied {pct(last['supplier_share'])} of {possessive(where)} {label} "
-              f"imports in {last['year']} (peak {pct(peak['supplier_share'])} in {peak['year']})",
-        y_label=f"share of import value (%), {label}", x_label="year",
-        source=data.source_line("baci") + ". Value basis, HS lines of data/commodities.yaml.",
-        series=[Series(f"{who} share", years, dep["supplier_share"].to_list())],
+              f"imports by value in {last['year']}{by_tonnage} (value peak "
+              f"{pct(peak['supplier_share'])} in {peak['year']})",
+        y_label=f"share of imports (%), {label}", x_label="year",
+        source=data.source_line("baci") + ". Value basis (USD)" +
+        (" and tonnage basis (t, gross weight)" if by_tonnage else "") +
+        ", HS lines of data/commodities.yaml.",
+        series=series,
         markers=markers(commodity, years[0], years[-1]) if years else [], percent=True)
 
 
@@ -112,7 +122,7 @@ def partner_chart(partners: pl.DataFrame, importer: str, commodity: str, year: i
     return Chart(
         title=f"{top['partner']} was the largest supplier of "
               f"{possessive(data.country_name(importer))} {data.commodity_label(commodity)} "
-              f"imports in {year} ({pct(top['share'])})",
+              f"imports by value in {year} ({pct(top['share'])})",
         y_label="share of import value (%)", x_label="partner",
         source=data.source_line("baci") + f". {year}, value basis.",
         series=[Series("share", partners["partner"].to_list(), partners["share"].to_list(),
@@ -260,7 +270,7 @@ def partner_share_chart(shares: pl.DataFrame, importer: str, commodity: str) -> 
     series = [Series(partner, [date(y, 7, 1) for y in group["year"]], group["share"].to_list())
               for (partner,), group in shares.group_by(["partner"], maintain_order=True)]
     return Chart(
-        title=f"{latest['partner']} led {possessive(where)} {label} imports in {last} "
+        title=f"{latest['partner']} led {possessive(where)} {label} imports by value in {last} "
               f"({pct(latest['share'])}) and in {years_led} of the {leaders.height} years "
               f"since {first}",
         y_label="share of import value (%)", x_label="year",
@@ -361,17 +371,19 @@ def gap_table(complete: pl.DataFrame, commodity: str) -> Table:
         percent=["vat_rate"], decimals={"fx_cny_per_usd": 2, "ratio": 2})
 
 
-def gap_message(complete: pl.DataFrame, commodity: str) -> str:
-    """The headline: the latest gap and ratio, or that there is no price pair."""
+def gap_message(complete: pl.DataFrame, commodity: str) -> Markdown:
+    """The headline: the latest gap and ratio, or that there is no price pair (Markdown:
+    Quarto escapes a plain ``str`` from an inline expression, bold and all)."""
     label = data.commodity_label(commodity)
     if complete.is_empty():
         quoted = data.markets(commodity)
         held = (f"no {label} price series" if not quoted else
                 f"{label} quotations for {', '.join(quoted)} but no China-domestic and "
                 "overseas pair on nearby dates")
-        return f"The warehouse holds {held}, so there is no price gap or event study to show."
+        return Markdown(f"The warehouse holds {held}, so there is no price gap or event study "
+                        "to show.")
     last = complete.row(-1, named=True)
-    return (f"On {last['date']} {label} cost USD {num(last['overseas_usd_t'])}/t in "
+    return Markdown(f"On {last['date']} {label} cost USD {num(last['overseas_usd_t'])}/t in "
             f"{last['overseas_market'].replace('_', ' ')} against USD "
             f"{num(last['domestic_usd_t_ex_vat'])}/t in China ex-VAT: a gap of "
             f"**USD {num(last['gap_usd_t'])}/t**, the overseas price "
@@ -481,5 +493,6 @@ def parameter_table(run: data.ScenarioRun) -> Table | None:
     frame = data.scenario_parameters(run)
     if frame.is_empty():
         return None
-    return Table(frame, title=f"Parameters of the run ({run.scenario})",
-                 source=scenario_source(run))
+    readable = frame.with_columns(pl.col("name").str.replace_all("_", " "))
+    return Table(readable, title=f"Parameters of the run ({run.scenario})",
+                 source=scenario_source(run), labels={"name": "parameter"})

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import duckdb
 import polars as pl
+from chokehold.analysis.scenarios import asof
+from chokehold.analysis.scenarios.asof import DataMode, mode_line
 from chokehold.analysis.scenarios.model import Result
 
+from chokehold.commodities import Commodity
 from chokehold.errors import WarehouseError
 from chokehold.warehouse import first_row, load_frame, read_query
 
@@ -25,23 +29,95 @@ def trade_revision(con: duckdb.DuckDBPyConnection) -> str:
     return row[0]
 
 
+@dataclass(frozen=True)
+class DataCut:
+    """Which loaded data a run may use: all of it ("latest"), or what was released by a date."""
+
+    mode: DataMode = "latest"
+    as_of: date | None = None
+
+    @property
+    def real_time(self) -> bool:
+        return self.mode == "real-time" and self.as_of is not None
+
+    def line(self) -> str:
+        return mode_line(self.mode, self.as_of)
+
+
+LATEST = DataCut()
+
+
+def baci_years(con: duckdb.DuckDBPyConnection, revision: str, cut: DataCut = LATEST
+               ) -> tuple[int | None, bool]:
+    """The last BACI year the cut may use (None: all), and whether a used batch comes from a
+    release published after the as-of date (flag ``later_release``)."""
+    if not cut.real_time:
+        return None, False
+    rows = con.execute("SELECT year, release FROM baci_batches WHERE hs_revision = ?",
+                       [revision]).fetchall()
+    usable = [(y, r) for y, r in rows if asof.baci_year_released(y) <= cut.as_of]
+    later = any((asof.release_date(r) or date.max) > cut.as_of for _, r in usable)  # type: ignore
+    return max((y for y, _ in usable), default=0), later
+
+
 def load_flows(con: duckdb.DuckDBPyConnection, lines: list[str], importers: list[str],
-               revision: str) -> pl.DataFrame:
-    """BACI import rows of these lines where an importer is reporter or (for exports) partner."""
+               revision: str, cut: DataCut = LATEST) -> pl.DataFrame:
+    """BACI import rows of these lines where an importer is reporter or (for exports) partner
+    (in real-time mode, only years released by the as-of date)."""
     codes = ", ".join("?" for _ in lines)
     who = ", ".join("?" for _ in importers)
+    last, _ = baci_years(con, revision, cut)
     return read_query(con, f"""
         SELECT reporter_iso3, partner_iso3, period, hs_code, value_usd, qty, qty_unit
         FROM trade_flows
         WHERE source = 'baci' AND flow = 'import' AND freq = 'A' AND hs_revision = ?
-          AND hs_code IN ({codes})
+          AND hs_code IN ({codes}) AND year(period) <= ?
           AND (reporter_iso3 IN ({who}) OR partner_iso3 IN ({who}))
         ORDER BY reporter_iso3, partner_iso3, period, hs_code""",
-        [revision, *lines, *importers, *importers])
+        [revision, *lines, 9999 if last is None else last, *importers, *importers])
 
 
-def load_production(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    return read_query(con, "SELECT country_iso3, commodity, year, qty, unit FROM production")
+def load_production(con: duckdb.DuckDBPyConnection,
+                    commodities: dict[str, Commodity] | None = None,
+                    cut: DataCut = LATEST) -> pl.DataFrame:
+    """Production rows of each commodity's preferred source (``production.source`` in
+    data/commodities.yaml): sources are never summed. Without ``commodities``, every row."""
+    frame = read_query(con, "SELECT country_iso3, commodity, year, qty, unit, source "
+                            "FROM production")
+    if commodities is not None:
+        preferred = {c.id: c.production.source for c in commodities.values() if c.production}
+        frame = frame.filter(pl.col("source") == pl.col("commodity").replace_strict(
+            preferred, default=None, return_dtype=pl.String))
+    if cut.real_time:
+        frame = frame.filter(pl.col("year").map_elements(
+            lambda y: asof.wmd_year_released(y) <= cut.as_of, return_dtype=pl.Boolean))
+    return frame.drop("source")
+
+
+CONSUMPTION_SECTION = "Consumption, apparent"
+
+
+def load_published_consumption(con: duckdb.DuckDBPyConnection, cut: DataCut = LATEST
+                               ) -> pl.DataFrame:
+    """US apparent consumption as USGS publishes it (t of content), one row per commodity and
+    year of the latest loaded edition released by the cut."""
+    frame = read_query(con, """
+        SELECT 'USA' AS country_iso3, commodity, year, value, unit_note, vintage
+        FROM usgs_salient
+        WHERE section = ? AND value IS NOT NULL""", [CONSUMPTION_SECTION])
+    if cut.real_time:
+        frame = frame.filter(pl.col("vintage").map_elements(
+            lambda v: asof.mcs_edition_released(int(v[-4:])) <= cut.as_of
+            if v[-4:].isdigit() else False, return_dtype=pl.Boolean))
+    kilograms = pl.col("unit_note").str.to_lowercase().str.contains("kilogram")
+    return (frame.sort("vintage").group_by("country_iso3", "commodity", "year").last()
+            .select("country_iso3", "commodity", "year",
+                    pl.when(kilograms).then(pl.col("value") / 1000).otherwise(pl.col("value"))
+                    .alias("qty"),
+                    (pl.lit("USGS ") + pl.col("vintage") + pl.lit(", US salient statistics, "
+                     "apparent consumption (") + pl.col("unit_note") + pl.lit(")"))
+                    .alias("citation"))
+            .sort("commodity", "year"))
 
 
 def known_countries(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -92,7 +168,11 @@ def save_matrix(con: duckdb.DuckDBPyConnection, matrix: pl.DataFrame, *, scenari
         pl.lit(draws).alias("draws"), pl.lit(seed).alias("seed"), "licence_level", "applies",
         "supplier_share", "coverage", "expected_cumulative_shortfall_t",
         "cumulative_shortfall_t_p50", "peak_shortfall_share_p50", "peak_shortfall_share_p90",
-        "value_at_risk_usd", "rank_shortfall", "rank_value", "note")
+        "value_at_risk_usd", "rank_shortfall", "rank_value",
+        pl.when(pl.col("flags").fill_null("") != "")
+        .then(pl.concat_str([pl.lit("flags: "), pl.col("flags"),
+                             pl.lit("; ") + pl.col("note").fill_null("")]).str.strip_suffix("; "))
+        .otherwise(pl.col("note")).alias("note"))
     load_frame(con, "exposure_matrix", frame, source_id=SOURCE_ID, origin="scenario matrix",
                replace_scope=f"as_of = DATE '{as_of.isoformat()}' AND scenario = "
                              f"'{scenario.replace(chr(39), chr(39) * 2)}'")

@@ -14,6 +14,7 @@ from rich.progress import Progress
 
 from chokehold.analysis.deminimis import deminimis, read_bom
 from chokehold.analysis.scenarios import store
+from chokehold.analysis.scenarios.asof import DATA_MODES
 from chokehold.analysis.scenarios.exposure import exposure_matrix, modelled, run_one
 from chokehold.analysis.scenarios.spec import load_scenario, scenario_names, schema_json
 from chokehold.cli._shared import FORMAT_OPTION, OutputFormat, emit, open_read, records, settings_of
@@ -30,6 +31,29 @@ scenario_app = typer.Typer(help="Exposure scenarios: Monte Carlo shortfall and p
 DEFAULT_IMPORTERS = "JPN,USA,KOR,DEU,FRA,GBR,ITA,IND,TWN,VNM"
 SCENARIO_OPTION = typer.Option("--scenario", help="Scenario name (data/scenarios/NAME.yaml).")
 SEED_OPTION = typer.Option("--seed", help="Random seed (same seed, same result).")
+DATA_MODE_OPTION = typer.Option(
+    "--data-mode", help="latest: every loaded row; real-time: only data released on or before "
+    "--as-of (BACI release calendar, WMD and USGS editions; docs/scenarios.md).")
+
+
+def _cut(mode: str, day: date | None) -> store.DataCut:
+    if mode not in DATA_MODES:
+        raise typer.BadParameter(f"--data-mode {mode!r}: valid values are "
+                                 f"{', '.join(DATA_MODES)}")
+    if mode == "real-time" and day is None:
+        raise typer.BadParameter("--data-mode real-time needs --as-of YYYY-MM-DD")
+    return store.DataCut(mode, day)  # type: ignore[arg-type]
+
+
+def read_inputs(con, commodities: dict, lines: list[str], importers: list[str],
+                cut: store.DataCut) -> tuple[str, object, object, object, tuple[str, ...]]:
+    """Revision, flows, production (preferred source), published consumption, extra flags."""
+    revision = store.trade_revision(con)
+    flows = store.load_flows(con, lines, importers, revision, cut)
+    production = store.load_production(con, commodities, cut)
+    published = store.load_published_consumption(con, cut)
+    _, later = store.baci_years(con, revision, cut)
+    return revision, flows, production, published, ("later_release",) if later else ()
 
 
 def scenario_dir(settings: Settings) -> Path:
@@ -63,10 +87,15 @@ def run_scenario(
         "--set", help="Override a parameter: name=0.3 or name=uniform(a,b), triangular(a,m,b), "
         "beta(a,b[,low,high]); repeatable.")] = None,
     save: Annotated[bool, typer.Option("--save", help="Save the run to the warehouse.")] = False,
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="Date of a real-time run (YYYY-MM-DD), with --data-mode real-time.")
+    ] = None,
+    data_mode: Annotated[str, DATA_MODE_OPTION] = "latest",
     fmt: Annotated[OutputFormat, FORMAT_OPTION] = OutputFormat.table,
 ) -> None:
     """Shortfall, stock drawdown and price paths with P10/P50/P90 bands, plus a tornado table."""
     settings = settings_of(ctx)
+    cut = _cut(data_mode, None if as_of is None else _parse_date(as_of))
     spec = load_scenario(scenario_dir(settings), scenario, sets or [])
     commodities = load_commodities(settings.commodities_file)
     registry = load_registry(settings.controls_dir, commodities)
@@ -74,11 +103,10 @@ def run_scenario(
     good = require_commodity(commodities, commodity)
     with open_read(ctx) as con:
         iso3 = resolve_iso3(importer, store.known_countries(con))
-        revision = store.trade_revision(con)
-        flows = store.load_flows(con, good.lines(revision), [iso3], revision)
-        production = store.load_production(con)
+        revision, flows, production, published, extra = read_inputs(
+            con, commodities, good.lines(store.trade_revision(con)), [iso3], cut)
     result = run_one(spec, measure, good, iso3, flows, production, revision, draws=draws,
-                     seed=seed)
+                     seed=seed, published=published, extra_flags=extra)
     run_id = None
     if save:
         with open_warehouse(settings.warehouse) as con:
@@ -88,6 +116,7 @@ def run_scenario(
     payload = {
         "control": measure.id, "importer": iso3, "commodity": good.id, "scenario": scenario,
         "status_today": measure.status_on(date.today()), "run_id": run_id,
+        "data_mode": cut.line(), "flags": result.summary["flags"],
         "parameters": {name: p.record() for name, p in result.parameters.items()},
         "months": records(result.months), "summary": result.summary,
         "sensitivity": records(result.sensitivity),
@@ -105,7 +134,8 @@ def run_scenario(
     emit(result.months.select("month", "shortfall_t_p10", "shortfall_t_p50", "shortfall_t_p90",
                               "shortfall_share_p50", "price_change_p50", "stock_t_p50"),
          fmt, title="Monthly path (P10/P50/P90 across draws)")
-    emit([{"figure": k, "value": v} for k, v in result.summary.items()], fmt, title="Summary")
+    emit([{"figure": k, "value": ", ".join(v) if isinstance(v, list) else v}
+          for k, v in result.summary.items()], fmt, title=f"Summary ({cut.line()})")
     emit(result.sensitivity.select("parameter", "value_p10", "value_p90",
                                    "shortfall_t_p50_at_p10", "shortfall_t_p50_at_p90", "swing_t"),
          fmt, title="Tornado: P50 cumulative shortfall (t) with each parameter at its P10 / P90")
@@ -126,12 +156,15 @@ def matrix(
     seed: Annotated[int, SEED_OPTION] = 1,
     save: Annotated[bool, typer.Option("--save", help="Save the matrix to the warehouse "
                                        "(replacing the one for this date and scenario).")] = False,
+    data_mode: Annotated[str, DATA_MODE_OPTION] = "latest",
     fmt: Annotated[OutputFormat, FORMAT_OPTION] = OutputFormat.table,
 ) -> None:
     """Every measure in force x importer x covered commodity, ranked by expected shortfall and
-    value at risk (zero rows where the measure does not reach the importer)."""
+    value at risk (zero rows where the measure does not reach the importer), with the flags
+    that limit each row."""
     settings = settings_of(ctx)
     day = _parse_date(as_of)
+    cut = _cut(data_mode, day)
     spec = load_scenario(scenario_dir(settings), scenario)
     commodities = load_commodities(settings.commodities_file)
     registry = load_registry(settings.controls_dir, commodities)
@@ -142,18 +175,20 @@ def matrix(
                                    if c.strip()))
         revision = store.trade_revision(con)
         lines = sorted({line for c in commodities.values() for line in c.lines(revision)})
-        flows = store.load_flows(con, lines, iso3s, revision)
-        production = store.load_production(con)
+        revision, flows, production, published, extra = read_inputs(con, commodities, lines,
+                                                                     iso3s, cut)
     with Progress(transient=True, console=Console(stderr=True),
                   disable=not sys.stderr.isatty()) as progress:
         progress.add_task(f"simulating {len(chosen)} measures x {len(iso3s)} importers",
                           total=None)
         frame = exposure_matrix(spec, chosen, commodities, iso3s, flows, production, revision,
-                                as_of=day, draws=draws, seed=seed)
+                                as_of=day, draws=draws, seed=seed, published=published,
+                                extra_flags=extra)
     if save:
         with open_warehouse(settings.warehouse) as con:
             store.save_matrix(con, frame, scenario=scenario, as_of=day, draws=draws, seed=seed)
-    emit(frame, fmt, title=f"Exposure matrix, measures in force on {day} ({scenario})")
+    emit(frame, fmt, title=f"Exposure matrix, measures in force on {day} ({scenario}; "
+         f"{cut.line()})")
 
 
 @scenario_app.command("list")

@@ -18,7 +18,7 @@ is a small difference of two large gross flows: ``non_credible_balance``, import
 
 FLAGS: dict[str, str] = {
     "saturated": f"in more than {SATURATION_SHARE:.0%} of draws the volume the measure reaches "
-                 "is at least the whole consumption, so the figures are set by that cap: read "
+                 "exceeds the whole consumption, so the figures are set by that cap: read "
                  "them as a bound, not a finding",
     "thin_trade": f"imports from the issuer were under USD {THIN_TRADE_USD / 1e6:,.0f} million "
                   "in the trade year: immaterial, shown for completeness",

@@ -183,7 +183,7 @@ def saturated_share(x: dict[str, np.ndarray]) -> float:
     """Share of draws in which the volume the measure reaches is at least consumption (the cap
     of :func:`affected` binds: the figures then come from the cap, not from the data)."""
     raw = x["imports_t"] * x["supplier_share"] * x["coverage"] * x["scope_share"]
-    hit = (raw >= x["baseline_consumption_t"]) & (raw > 0)
+    hit = raw > x["baseline_consumption_t"] * (1 + 1e-9)
     return float(hit.mean()) if hit.size else 0.0
 
 
@@ -218,6 +218,7 @@ def summarise(paths: Paths, x: dict[str, np.ndarray], applies: bool,
         "peak_price_change_p50": float(pp50), "peak_price_change_p90": float(pp90),
         "first_shortfall_month_p50": int(first[0]) + 1 if first.size else None,
         "affected_t_per_month_p50": float(volume),
+        "consumption_t_per_month_p50": float(_quantiles(x["baseline_consumption_t"], (0.5,))[0]),
         "draws": int(cumulative.size),
         "saturated_share": capped,
         "flags": sorted(flagged),

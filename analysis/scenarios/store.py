@@ -77,6 +77,26 @@ def load_flows(con: duckdb.DuckDBPyConnection, lines: list[str], importers: list
         [revision, *lines, 9999 if last is None else last, *importers, *importers])
 
 
+def last_baci_year(con: duckdb.DuckDBPyConnection, revision: str) -> int:
+    return int(first_row(con, "SELECT max(year) FROM baci_batches WHERE hs_revision = ?",
+                         [revision])[0])
+
+
+def main_importers(con: duckdb.DuckDBPyConnection, lines: list[str], revision: str,
+                   issuer: str, year: int, n: int, minimum_usd: float,
+                   among: list[str] | None = None) -> list[str]:
+    """The ``n`` largest importers (value) of these lines from ``issuer`` in ``year`` with at
+    least ``minimum_usd``, optionally only among some countries."""
+    codes = ", ".join("?" for _ in lines)
+    frame = read_query(con, f"""
+        SELECT reporter_iso3, sum(value_usd) AS value_usd FROM trade_flows
+        WHERE source = 'baci' AND flow = 'import' AND freq = 'A' AND hs_revision = ?
+          AND hs_code IN ({codes}) AND partner_iso3 = ? AND year(period) = ?
+        GROUP BY 1 HAVING sum(value_usd) >= ? ORDER BY 2 DESC, 1""",
+        [revision, *lines, issuer, year, minimum_usd])
+    return [c for c in frame["reporter_iso3"] if among is None or c in among][:n]
+
+
 def load_production(con: duckdb.DuckDBPyConnection,
                     commodities: dict[str, Commodity] | None = None,
                     cut: DataCut = LATEST) -> pl.DataFrame:

@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated
 
+import polars as pl
 import typer
 from rich.console import Console
 from rich.progress import Progress
@@ -15,6 +16,8 @@ from rich.progress import Progress
 from chokehold.analysis.deminimis import deminimis, read_bom
 from chokehold.analysis.scenarios import store
 from chokehold.analysis.scenarios.asof import DATA_MODES
+from chokehold.analysis.scenarios.backtest import backtest
+from chokehold.analysis.scenarios.flags import THIN_TRADE_USD
 from chokehold.analysis.scenarios.exposure import exposure_matrix, modelled, run_one
 from chokehold.analysis.scenarios.spec import load_scenario, scenario_names, schema_json
 from chokehold.cli._shared import FORMAT_OPTION, OutputFormat, emit, open_read, records, settings_of
@@ -189,6 +192,61 @@ def matrix(
             store.save_matrix(con, frame, scenario=scenario, as_of=day, draws=draws, seed=seed)
     emit(frame, fmt, title=f"Exposure matrix, measures in force on {day} ({scenario}; "
          f"{cut.line()})")
+
+
+@scenario_app.command("backtest")
+def backtest_command(
+    ctx: typer.Context,
+    importers: Annotated[int, typer.Option(
+        "--importers", min=1, max=20, help="Main importers per measure (by value of imports "
+        "from the issuer in the base year).")] = 5,
+    min_import_usd: Annotated[float, typer.Option(
+        "--min-import-usd", min=0, help="Materiality: importers below this value of imports "
+        "from the issuer in the base year are left out (USD).")] = THIN_TRADE_USD,
+    scenario: Annotated[str, SCENARIO_OPTION] = "base",
+    draws: Annotated[int, typer.Option("--draws", min=100, max=100_000,
+                                       help="Monte Carlo draws per row.")] = 10_000,
+    seed: Annotated[int, SEED_OPTION] = 1,
+    data_mode: Annotated[str, typer.Option(
+        "--data-mode", help="Model inputs: latest (trade up to the base year) or real-time "
+        "(also only what was released by each measure's effective date).")] = "latest",
+    fmt: Annotated[OutputFormat, FORMAT_OPTION] = OutputFormat.table,
+) -> None:
+    """The model's predicted first-year change in the issuer's supply to each main importer
+    against the change the trade data show, for every measure whose aftermath is loaded."""
+    settings = settings_of(ctx)
+    _cut(data_mode, date.today())
+    spec = load_scenario(scenario_dir(settings), scenario)
+    commodities = load_commodities(settings.commodities_file)
+    registry = load_registry(settings.controls_dir, commodities)
+    measures = sorted((m for m in registry.values() if modelled(m) and m.effective),
+                      key=lambda m: m.effective)  # type: ignore[arg-type,return-value]
+    frames = []
+    with open_read(ctx) as con:
+        revision = store.trade_revision(con)
+        last_year = store.last_baci_year(con, revision)
+        for m in measures:
+            cut = store.DataCut(data_mode, m.effective)  # type: ignore[arg-type]
+            chosen = {}
+            for cid in m.commodities:
+                lines = commodities[cid].lines(revision)
+                chosen[(m.id, cid)] = store.main_importers(
+                    con, lines, revision, m.issuer_iso3, (m.effective.year - 1),  # type: ignore
+                    importers, min_import_usd,
+                    m.destinations.countries if m.destinations.scope == "countries" else None)
+            who = sorted({i for found in chosen.values() for i in found}) or ["---"]
+            lines = sorted({line for c in m.commodities for line in commodities[c].lines(revision)})
+            revision, inputs, production, published, extra = read_inputs(
+                con, commodities, lines, who, cut)
+            observed = store.load_flows(con, lines, who, revision)
+            frames.append(backtest(spec, [m], commodities, chosen, inputs, observed, production,
+                                   revision, last_year=last_year, draws=draws, seed=seed,
+                                   published=published, extra_flags=extra))
+    frame = pl.concat(frames)
+    emit(frame, fmt, title=f"Backtest: predicted vs observed change in the issuer's supply in "
+         f"the first year after each measure ({scenario}, {draws:,} draws; inputs "
+         f"{'real-time' if data_mode == 'real-time' else 'up to the base year'}; BACI to "
+         f"{last_year}; docs/scenarios.md)")
 
 
 @scenario_app.command("list")

@@ -424,7 +424,7 @@ def scenario_message(run: data.ScenarioRun) -> Markdown:
     if caveat:
         return Markdown(
             f"Flagged **{', '.join(caveat)}**: the figures below are not a finding. "
-            + ("The volume the measure reaches is at least the whole consumption in "
+            + ("The volume the measure reaches exceeds the whole consumption in "
                f"{pct(s['saturated_share'])} of draws, so the shortfall is the cap (a bound: "
                f"cumulative shortfall up to {num(s['cumulative_shortfall_t_p50'])} t at the P50). "
                if "saturated" in caveat else "")

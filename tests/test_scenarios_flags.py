@@ -183,6 +183,17 @@ def test_matrix_carries_flags_and_the_consumption_basis(embedded):
     assert row["peak_shortfall_share_p50"] < 0.26
 
 
+def test_saturated_and_immaterial_rows_are_not_ranked(embedded):
+    importers, frame, production, revision = embedded
+    matrix = exposure_matrix(SPEC, [REGISTRY["cn-2023-39-graphite"]], GOODS, importers, frame,
+                             production, revision, as_of=date(2025, 12, 1), draws=1000, seed=1)
+    flagged = matrix.filter(pl.col("flags").str.contains("saturated|thin_trade"))
+    assert "KOR" in flagged["importer_iso3"].to_list()  # Korea re-exports: saturated
+    assert flagged["rank_shortfall"].null_count() == flagged.height
+    ranked = matrix.filter(pl.col("rank_shortfall").is_not_null())
+    assert ranked.height and ranked["rank_shortfall"].to_list() == list(range(1, ranked.height + 1))
+
+
 def test_run_json_shows_flags_and_data_mode(built_warehouse: Path):
     result = CliRunner().invoke(app, [
         "--warehouse", str(built_warehouse), "scenario", "run", "--control",
@@ -335,3 +346,30 @@ def test_backtest_covers_three_measures_with_errors(built_warehouse: Path):
 def test_month_weights_sum_to_the_months_in_force():
     w = month_weights(date(2023, 8, 1), 2024, 36)
     assert w.sum() == pytest.approx(12) and np.flatnonzero(w)[0] == 5
+
+
+# ---- charts that tell the bands apart -------------------------------------------------------
+
+def test_scenario_chart_draws_a_shaded_band_with_named_legends_and_even_ticks():
+    from chokehold.render.charts import Chart, Series
+    from chokehold.render.report import _month_step
+
+    x = list(range(1, 25))
+    chart = Chart(title="t", y_label="y", source="s", percent=True, x_step=_month_step(24),
+                  series=[Series("P10-P90 across draws", x, [0.3] * 24, kind="band",
+                                 low=[0.1] * 24, color=1),
+                          Series("P50 (median path)", x, [0.2] * 24, color=0)])
+    assert _month_step(24) == 3 and _month_step(6) == 1 and _month_step(60) == 12
+    figure = chart.plotly()
+    low, high, line = figure.data
+    assert (low.showlegend, high.fill, high.name, line.name) == (
+        False, "tonexty", "P10-P90 across draws", "P50 (median path)")
+    assert figure.layout.xaxis.dtick == 3
+    ax = chart._figure(9, 4.6, 72).axes[0]
+    ticks = [t for t in ax.get_xticks() if 1 <= t <= 24]
+    assert ticks and all(t % 3 == 0 for t in ticks)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "P10-P90 across draws", "P50 (median path)"]
+    assert len(ax.collections) == 1  # the band is one shaded area, not two dashed lines
+    again = Chart.from_spec(chart.spec())
+    assert again.series[0].low == [0.1] * 24 and again.x_step == 3

@@ -98,6 +98,10 @@ MATRIX_SCHEMA = {
 }
 
 
+NOT_A_FINDING = r"\b(saturated|thin_trade)\b"
+"""Flags that keep a matrix row out of the ranking (its figures are a bound or immaterial)."""
+
+
 def consumption_basis(params: dict[str, ResolvedParameter]) -> str:
     """``published``, ``apparent`` or ``imports`` (the basis of baseline consumption)."""
     rationale = params["baseline_consumption_t"].rationale
@@ -116,7 +120,8 @@ def exposure_matrix(spec: ScenarioSpec, measures: list[Measure], commodities: di
                     in_force_only: bool = True, published: pl.DataFrame | None = None,
                     extra_flags: tuple[str, ...] = ()) -> pl.DataFrame:
     """Every measure in force on ``as_of`` (with a licence level) x importer x commodity it
-    covers, ranked by expected cumulative shortfall (t) and by value at risk (USD).
+    covers, ranked by expected cumulative shortfall (t) and by value at risk (USD); rows
+    flagged ``saturated`` or ``thin_trade`` are shown unranked (not findings).
     ``in_force_only=False`` keeps measures of any status ("if it bit again")."""
     rows = []
     horizon = spec.horizon()
@@ -150,10 +155,13 @@ def exposure_matrix(spec: ScenarioSpec, measures: list[Measure], commodities: di
                              "note": None if applies else "measure does not reach importer"})
     frame = pl.DataFrame(rows, schema={k: v for k, v in MATRIX_SCHEMA.items()
                                        if not k.startswith("rank_")})
-    return frame.with_columns(
-        pl.col("expected_cumulative_shortfall_t").rank("ordinal", descending=True)
-        .cast(pl.Int64).alias("rank_shortfall"),
-        pl.col("value_at_risk_usd").rank("ordinal", descending=True).cast(pl.Int64)
-        .alias("rank_value"),
-    ).sort(["rank_shortfall", "control_id", "importer_iso3", "commodity"], nulls_last=True
+    # a saturated or immaterial row is not a finding: it keeps its figures and flags, no rank
+    finding = ~pl.col("flags").fill_null("").str.contains(NOT_A_FINDING)
+
+    def rank(column: str) -> pl.Expr:
+        return (pl.when(finding).then(pl.col(column)).otherwise(None)
+                .rank("ordinal", descending=True).cast(pl.Int64))
+
+    return frame.with_columns(rank("expected_cumulative_shortfall_t").alias("rank_shortfall"),
+                              rank("value_at_risk_usd").alias("rank_value")).sort(["rank_shortfall", "control_id", "importer_iso3", "commodity"], nulls_last=True
            ).select(list(MATRIX_SCHEMA))

@@ -14,7 +14,6 @@ from __future__ import annotations
 import polars as pl
 from chokehold.analysis.scenarios.flags import CREDIBLE_NET_SHARE, THIN_TRADE_USD
 from chokehold.analysis.scenarios.spec import DataValue
-from chokehold.analysis.shares import partner_shares, supplier_share
 
 from chokehold.commodities import Commodity
 from chokehold.controls import Measure

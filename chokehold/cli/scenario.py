@@ -17,8 +17,8 @@ from chokehold.analysis.deminimis import deminimis, read_bom
 from chokehold.analysis.scenarios import store
 from chokehold.analysis.scenarios.asof import DATA_MODES
 from chokehold.analysis.scenarios.backtest import backtest
-from chokehold.analysis.scenarios.flags import THIN_TRADE_USD
 from chokehold.analysis.scenarios.exposure import exposure_matrix, modelled, run_one
+from chokehold.analysis.scenarios.flags import THIN_TRADE_USD
 from chokehold.analysis.scenarios.spec import load_scenario, scenario_names, schema_json
 from chokehold.cli._shared import FORMAT_OPTION, OutputFormat, emit, open_read, records, settings_of
 from chokehold.commodities import load_commodities, require_commodity

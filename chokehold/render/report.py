@@ -428,7 +428,7 @@ def scenario_message(run: data.ScenarioRun) -> Markdown:
                f"{pct(s['saturated_share'])} of draws, so the shortfall is the cap (a bound: "
                f"cumulative shortfall up to {num(s['cumulative_shortfall_t_p50'])} t at the P50). "
                if "saturated" in caveat else "")
-            + (f"Imports from the issuer are below the pack's materiality threshold. "
+            + ("Imports from the issuer are below the pack's materiality threshold. "
                if "thin_trade" in caveat else "")
             + "See the flags under the scenario section.")
     return Markdown(

@@ -162,6 +162,7 @@ def exposure_matrix(spec: ScenarioSpec, measures: list[Measure], commodities: di
         return (pl.when(finding).then(pl.col(column)).otherwise(None)
                 .rank("ordinal", descending=True).cast(pl.Int64))
 
-    return frame.with_columns(rank("expected_cumulative_shortfall_t").alias("rank_shortfall"),
-                              rank("value_at_risk_usd").alias("rank_value")).sort(["rank_shortfall", "control_id", "importer_iso3", "commodity"], nulls_last=True
-           ).select(list(MATRIX_SCHEMA))
+    ranked = frame.with_columns(rank("expected_cumulative_shortfall_t").alias("rank_shortfall"),
+                                rank("value_at_risk_usd").alias("rank_value"))
+    return ranked.sort(["rank_shortfall", "control_id", "importer_iso3", "commodity"],
+                       nulls_last=True).select(list(MATRIX_SCHEMA))

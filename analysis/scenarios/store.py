@@ -114,29 +114,31 @@ def load_production(con: duckdb.DuckDBPyConnection,
     return frame.drop("source")
 
 
-CONSUMPTION_SECTION = "Consumption, apparent"
-
-
 def load_published_consumption(con: duckdb.DuckDBPyConnection, cut: DataCut = LATEST
                                ) -> pl.DataFrame:
-    """US apparent consumption as USGS publishes it (t of content), one row per commodity and
-    year of the latest loaded edition released by the cut."""
+    """US consumption as USGS publishes it (t of content): apparent consumption ("Consumption,
+    apparent", or "Consumption" / "Apparent, all forms"), else reported consumption; one row
+    per commodity and year, from the latest loaded edition released by the cut."""
     frame = read_query(con, """
-        SELECT 'USA' AS country_iso3, commodity, year, value, unit_note, vintage
+        SELECT 'USA' AS country_iso3, commodity, year, value, unit_note, vintage,
+               CASE WHEN label = section THEN label ELSE section || ', ' || label END AS label,
+               CASE WHEN section = 'Consumption, reported' THEN 1 ELSE 0 END AS preference
         FROM usgs_salient
-        WHERE section = ? AND value IS NOT NULL""", [CONSUMPTION_SECTION])
+        WHERE value IS NOT NULL
+          AND (section IN ('Consumption, apparent', 'Consumption, reported')
+               OR (section = 'Consumption' AND label ILIKE 'apparent%'))""")
     if cut.real_time:
         frame = frame.filter(pl.col("vintage").map_elements(
             lambda v: asof.mcs_edition_released(int(v[-4:])) <= cut.as_of
             if v[-4:].isdigit() else False, return_dtype=pl.Boolean))
     kilograms = pl.col("unit_note").str.to_lowercase().str.contains("kilogram")
-    return (frame.sort("vintage").group_by("country_iso3", "commodity", "year").last()
+    return (frame.sort("vintage", pl.col("preference"), descending=[False, True])
+            .group_by("country_iso3", "commodity", "year").last()
             .select("country_iso3", "commodity", "year",
                     pl.when(kilograms).then(pl.col("value") / 1000).otherwise(pl.col("value"))
                     .alias("qty"),
-                    (pl.lit("USGS ") + pl.col("vintage") + pl.lit(", US salient statistics, "
-                     "apparent consumption (") + pl.col("unit_note") + pl.lit(")"))
-                    .alias("citation"))
+                    pl.format("USGS {}, US salient statistics, {} ({})", "vintage", "label",
+                              "unit_note").alias("citation"))
             .sort("commodity", "year"))
 
 

@@ -256,7 +256,16 @@ def test_usgs_apparent_consumption_is_read_in_tonnes(shared_data: Path, warehous
                                                                     date(2025, 6, 1)))
     antimony = published.filter((pl.col("commodity") == "antimony") & (pl.col("year") == 2024))
     assert antimony["qty"].to_list() == [28600.0] and "MCS2026" in antimony["citation"][0]
+    gallium = published.filter((pl.col("commodity") == "gallium") & (pl.col("year") == 2024))
+    assert gallium["qty"].to_list() == [18.7]  # 18,700 kg reported consumption
     assert early.is_empty()  # MCS 2026 was not out on 2025-06-01
+    out = json.loads(CliRunner().invoke(app, [
+        "--warehouse", str(warehouse_copy), "scenario", "run", "--control",
+        "cn-2023-39-graphite", "--importer", "USA", "--commodity", "graphite", "--draws", "500",
+        "--format", "json"]).stdout)
+    basis = out["parameters"]["baseline_consumption_t"]
+    assert basis["value"] == pytest.approx(65_200 / 12)
+    assert basis["rationale"].startswith("Published apparent consumption 65,200 t")
 
 
 # ---- one base -------------------------------------------------------------------------------

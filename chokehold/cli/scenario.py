@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated
 
+import duckdb
 import polars as pl
 import typer
 from rich.console import Console
@@ -21,7 +22,7 @@ from chokehold.analysis.scenarios.exposure import exposure_matrix, modelled, run
 from chokehold.analysis.scenarios.flags import THIN_TRADE_USD
 from chokehold.analysis.scenarios.spec import load_scenario, scenario_names, schema_json
 from chokehold.cli._shared import FORMAT_OPTION, OutputFormat, emit, open_read, records, settings_of
-from chokehold.commodities import load_commodities, require_commodity
+from chokehold.commodities import Commodity, load_commodities, require_commodity
 from chokehold.config import Settings
 from chokehold.controls import load_registry, require_measure
 from chokehold.countries import resolve_iso3
@@ -48,8 +49,9 @@ def _cut(mode: str, day: date | None) -> store.DataCut:
     return store.DataCut(mode, day)  # type: ignore[arg-type]
 
 
-def read_inputs(con, commodities: dict, lines: list[str], importers: list[str],
-                cut: store.DataCut) -> tuple[str, object, object, object, tuple[str, ...]]:
+def read_inputs(con: duckdb.DuckDBPyConnection, commodities: dict[str, Commodity],
+                lines: list[str], importers: list[str], cut: store.DataCut
+                ) -> tuple[str, pl.DataFrame, pl.DataFrame, pl.DataFrame, tuple[str, ...]]:
     """Revision, flows, production (preferred source), published consumption, extra flags."""
     revision = store.trade_revision(con)
     flows = store.load_flows(con, lines, importers, revision, cut)
@@ -215,7 +217,7 @@ def backtest_command(
     """The model's predicted first-year change in the issuer's supply to each main importer
     against the change the trade data show, for every measure whose aftermath is loaded."""
     settings = settings_of(ctx)
-    _cut(data_mode, date.today())
+    _cut(data_mode, date.today())  # checks the value; each measure's cut is its own date
     spec = load_scenario(scenario_dir(settings), scenario)
     commodities = load_commodities(settings.commodities_file)
     registry = load_registry(settings.controls_dir, commodities)

@@ -9,10 +9,10 @@ on or before the date:
   it (V202401b: "Last update: April 9, 2024", the BACI page). A batch whose own release is later
   than the date is a later revision of the year: its values are used (the earlier release is
   not loaded) and the result is flagged ``later_release``.
-* World Mining Data edition E (Austrian BMF, published in spring) reports up to year E - 2:
-  year Y is taken as seen from 1 June of Y + 2.
-* USGS Mineral Commodity Summaries edition E is published at the end of January of E (MCS 2024:
-  31 January 2024): its salient statistics (to year E - 1, estimated) from 31 January of E.
+* World Mining Data edition E (Austrian BMF) reports up to year E - 2 and appears in spring:
+  year Y is taken as seen from 1 June of Y + 2 (an assumption: the day is not published).
+* USGS Mineral Commodity Summaries edition E appears at the end of January of E (verify the
+  day per edition): its salient statistics (to year E - 1, estimated) count from 31 January.
 
 The scenario model reads no Comtrade rows (BACI only) and no prices (unit values are BACI's), so
 Comtrade fetch times and price-file loads do not enter it.

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -215,8 +217,13 @@ def test_real_time_run_uses_only_released_years(built_warehouse: Path):
     assert "in 2024" in latest["parameters"]["supplier_share"]["rationale"]
     assert "in 2022" in early["parameters"]["supplier_share"]["rationale"]
     assert "real-time as of 2025-01-01" in early["data_mode"]
-    bad = CliRunner().invoke(app, [*base, "--data-mode", "yesterday"])
-    assert bad.exit_code == 2 and "latest, real-time" in bad.output
+    for args, text in ((["--data-mode", "yesterday"], "valid values are latest, real-time"),
+                       (["--data-mode", "real-time"], "needs --as-of"),
+                       (["--as-of", "2025-13-01"], "is not a date")):
+        # the installed command: one line, exit 2, no traceback
+        bad = subprocess.run([str(Path(sys.executable).parent / "chokehold"), *base, *args],
+                             capture_output=True, text=True, check=False)
+        assert bad.returncode == 2 and text in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_release_calendar():

@@ -42,10 +42,9 @@ DATA_MODE_OPTION = typer.Option(
 
 def _cut(mode: str, day: date | None) -> store.DataCut:
     if mode not in DATA_MODES:
-        raise typer.BadParameter(f"--data-mode {mode!r}: valid values are "
-                                 f"{', '.join(DATA_MODES)}")
+        raise ChokeholdError(f"--data-mode {mode!r}: valid values are {', '.join(DATA_MODES)}")
     if mode == "real-time" and day is None:
-        raise typer.BadParameter("--data-mode real-time needs --as-of YYYY-MM-DD")
+        raise ChokeholdError("--data-mode real-time needs --as-of YYYY-MM-DD")
     return store.DataCut(mode, day)  # type: ignore[arg-type]
 
 
@@ -75,7 +74,7 @@ def _parse_date(text: str | None) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError as exc:
-        raise typer.BadParameter(f"{text!r} is not a date (YYYY-MM-DD)") from exc
+        raise ChokeholdError(f"--as-of {text!r} is not a date (YYYY-MM-DD)") from exc
 
 
 @scenario_app.command("run")

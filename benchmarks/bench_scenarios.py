@@ -1,7 +1,7 @@
 """Benchmark the exposure scenarios at realistic scale against a pure-Python loop of the model.
 
 1. One control x importer x commodity (cn-2025-18 x JPN x rare_earths): 100,000 draws x 24
-   months, the whole run (sampling, paths, monthly bands, summary, 10,000-draw tornado).
+   months, the whole run (sampling, paths, monthly bands, summary, tornado on the same draws).
 2. The full matrix: every measure with a licence regime (whatever its status) x 10 importers x
    every commodity it covers, 10,000 draws each.
 

@@ -15,6 +15,25 @@ HsRevision = Literal["HS92", "HS96", "HS02", "HS07", "HS12", "HS17", "HS22"]
 HS_REVISIONS: tuple[str, ...] = ("HS92", "HS96", "HS02", "HS07", "HS12", "HS17", "HS22")
 
 
+class ProductionSource(BaseModel):
+    """Which production series the commodity's analyses use (one source, never a sum of two)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: str
+    unit: str
+    basis: str
+
+
+class ContentFactor(BaseModel):
+    """Tonnes of content (metal, oxide: the production unit's basis) per tonne of an HS line."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    factor: float = Field(gt=0, le=2)
+    citation: str
+
+
 class Commodity(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -25,6 +44,9 @@ class Commodity(BaseModel):
     hs: dict[HsRevision, dict[str, str]]
     note: str | None = None
     concordance: str
+    production: ProductionSource | None = None
+    content_factors: dict[str, ContentFactor] = Field(default_factory=dict)
+    """Per HS line (any revision); a line without one is counted at gross weight."""
 
     @field_validator("hs")
     @classmethod

@@ -63,9 +63,10 @@ def scenario_jpn(built_warehouse: Path) -> dict:
     with open_warehouse(built_warehouse, read_only=True) as con:
         revision = store.trade_revision(con)
         flows = store.load_flows(con, goods["rare_earths"].lines(revision), ["JPN"], revision)
-        production = store.load_production(con)
+        production = store.load_production(con, goods)
+        published = store.load_published_consumption(con)
     result = run_one(spec, registry[CONTROL], goods["rare_earths"], "JPN", flows, production,
-                     revision, draws=20_000, seed=1)
+                     revision, draws=20_000, seed=1, published=published)
     return result.summary
 
 

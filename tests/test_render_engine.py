@@ -8,6 +8,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from chokehold.config import load_settings
@@ -54,7 +55,8 @@ def test_parse_qmd_reads_cells_options_and_defaults() -> None:
     assert doc.meta["format"] == {"html": "default", "typst": "default"}
     assert doc.defaults() == {"control": "cn-2025-18-medium-heavy-rare-earths",
                               "importer": "JPN", "commodity": "rare_earths",
-                              "scenario": "base", "as_of": "2025-12-01"}
+                              "scenario": "base", "as_of": "2025-12-01",
+                              "data_mode": "latest"}
     hidden = [c for c in doc.cells if c.kind == "code" and c.options.get("include") is False]
     assert len(hidden) == 1
     assert "m.title" in doc.inline_expressions()
@@ -180,9 +182,21 @@ def test_matrix_expands_to_in_force_controls_times_importers(configured) -> None
         "SELECT DISTINCT h.commodity_id FROM trade_flows f JOIN commodity_hs h "
         "ON h.hs_code = f.hs_code AND h.hs_revision = f.hs_revision "
         "WHERE f.partner_iso3 = 'CHN' AND year(f.period) = 2024")["commodity_id"])
-    expected = {m.id for m in in_force if set(m.commodities) & traded}
+    # materiality (reports/matrix.yaml min_import_usd): only importers with USD 10 million or
+    # more of imports from the issuer in the latest year
+    material = data.query(
+        "SELECT DISTINCT h.commodity_id FROM trade_flows f JOIN commodity_hs h "
+        "ON h.hs_code = f.hs_code AND h.hs_revision = f.hs_revision "
+        "WHERE f.partner_iso3 = 'CHN' AND year(f.period) = 2024 "
+        "GROUP BY h.commodity_id, f.reporter_iso3 HAVING sum(f.value_usd) >= 1e7"
+    )["commodity_id"]
+    expected = {m.id for m in in_force if set(m.commodities) & traded & set(material)}
     assert expected and {j.params["control"] for j in exposure} == expected
-    assert Counter(j.params["control"] for j in exposure) == {c: 2 for c in expected}
+    assert all(n <= 2 for n in Counter(j.params["control"] for j in exposure).values())
+    for job in exposure:
+        value = data.imports_from(job.params["commodity"], 2024).filter(
+            pl.col("reporter_iso3") == job.params["importer"])["value_usd"][0]
+        assert value >= 1e7, job.params
     assert all(j.params["as_of"] == "2025-12-01" for j in jobs if "as_of" in j.params)
     assert matrix.as_of == date(2025, 12, 1)
     assert [j.report for j in jobs[len(exposure):]] == ["price-gap", "briefing", "monthly-digest"]

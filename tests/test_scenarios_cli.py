@@ -26,10 +26,14 @@ def test_run_json_has_parameters_months_summary_from_the_data(built_warehouse: P
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     with duckdb.connect(str(built_warehouse), read_only=True) as con:
+        # t REO: 280530 x 1.17, 284610 and 284690 x 0.8 (data/commodities.yaml content_factors)
         total, china = con.execute("""
-            SELECT sum(qty), sum(qty) FILTER (partner_iso3 = 'CHN') FROM trade_flows
-            WHERE reporter_iso3 = 'JPN' AND period = DATE '2024-01-01' AND source = 'baci'
-              AND hs_code IN ('280530', '284610', '284690')""").fetchall()[0]
+            WITH c AS (SELECT partner_iso3,
+                              qty * CASE hs_code WHEN '280530' THEN 1.17 ELSE 0.8 END AS t
+                       FROM trade_flows
+                       WHERE reporter_iso3 = 'JPN' AND period = DATE '2024-01-01'
+                         AND source = 'baci' AND hs_code IN ('280530', '284610', '284690'))
+            SELECT sum(t), sum(t) FILTER (partner_iso3 = 'CHN') FROM c""").fetchall()[0]
     share = out["parameters"]["supplier_share"]
     assert share["kind"] == "fixed" and share["value"] == pytest.approx(china / total)
     assert share["unit"] == "share of import quantity" and "2024" in share["rationale"]

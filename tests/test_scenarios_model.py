@@ -277,17 +277,19 @@ def test_resolve_for_derives_hand_checked_inputs():
     value = {k: p.distribution.ppf(np.array([0.5]))[0] for k, p in params.items()
              if k in DATA}
     assert applies
-    assert value["supplier_share"] == pytest.approx(240 / 300)
+    # content terms (t REO): 280530 x 1.17, 284610/284690 x 0.8 (data/commodities.yaml)
+    jpn_t = 240 * 1.17 + 60 * 0.8
+    assert value["supplier_share"] == pytest.approx(240 * 1.17 / jpn_t)
     assert value["coverage"] == 1.0  # all of CHN's 240 t are in 280530, a covered line
-    assert value["imports_t"] == pytest.approx(300 / 12)
-    # apparent consumption = 0 production + 300 imports - 30 exports (FRA's import from JPN)
-    assert value["baseline_consumption_t"] == pytest.approx(270 / 12)
-    assert value["unit_value_usd_per_t"] == pytest.approx(2e6 / 240)
+    assert value["imports_t"] == pytest.approx(jpn_t / 12)
+    # apparent consumption = 0 production + imports - exports (FRA's 30 t of 280530 from JPN)
+    assert value["baseline_consumption_t"] == pytest.approx((jpn_t - 30 * 1.17) / 12)
+    assert value["unit_value_usd_per_t"] == pytest.approx(2e6 / (240 * 1.17))
     usa, _ = resolve_for(SPEC, measure, COMMODITIES["rare_earths"], "USA", FLOWS, PRODUCTION,
                          "HS92")
-    # USA: 1200 t produced + 150 t imported - 60 t exported (JPN's import from USA)
+    # USA: 1200 t REO produced + imports 100 x 1.17 + 50 x 0.8 - exports 60 x 0.8 (to JPN)
     assert usa["baseline_consumption_t"].distribution.value == pytest.approx(
-        (1200 + 150 - 60) / 12)
+        (1200 + 117 + 40 - 48) / 12)
     assert usa["coverage"].distribution.value == 1.0
 
 

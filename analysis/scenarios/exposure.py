@@ -32,9 +32,20 @@ def modelled(measure: Measure) -> bool:
 
 
 def resolve_for(spec: ScenarioSpec, measure: Measure, commodity: Commodity, importer: str,
-                flows: pl.DataFrame, production: pl.DataFrame, revision: str
+                flows: pl.DataFrame, production: pl.DataFrame, revision: str, *,
+                published: pl.DataFrame | None = None
                 ) -> tuple[dict[str, ResolvedParameter], bool]:
     """Every parameter for this combination, and whether the measure reaches the importer."""
+    params, applies, _ = resolve_case(spec, measure, commodity, importer, flows, production,
+                                      revision, published=published)
+    return params, applies
+
+
+def resolve_case(spec: ScenarioSpec, measure: Measure, commodity: Commodity, importer: str,
+                 flows: pl.DataFrame, production: pl.DataFrame, revision: str, *,
+                 published: pl.DataFrame | None = None
+                 ) -> tuple[dict[str, ResolvedParameter], bool, tuple[str, ...]]:
+    """:func:`resolve_for`, plus the flags the derived inputs carry (sorted, unique)."""
     if not modelled(measure):
         raise ChokeholdError(f"{measure.id} is a {measure.kind} measure without a licence "
                              "level; the model covers export_control and catalogue measures")
@@ -42,9 +53,14 @@ def resolve_for(spec: ScenarioSpec, measure: Measure, commodity: Commodity, impo
         raise UnknownValueError(f"commodity for {measure.id}", commodity.id, measure.commodities)
     lines = commodity.lines(revision)
     mine = flows.filter(pl.col("hs_code").is_in(lines))
+    factors = {line: f.factor for line, f in commodity.content_factors.items()}
+    has_production = commodity.production is not None and bool(
+        production.filter(pl.col("commodity") == commodity.id).height)
     data = trade_inputs(mine, production, importer=importer, supplier=measure.issuer_iso3,
                         commodity=commodity.id, covered=covered_lines(measure, commodity, revision),
-                        lines=lines)
+                        lines=lines, factors=factors, published=published,
+                        has_production=has_production)
+    flags = tuple(sorted({f for v in data.values() for f in v.flags}))
     scope = scope_share(measure, importer)
     if scope is not None:
         data["scope_share"] = scope
@@ -57,15 +73,18 @@ def resolve_for(spec: ScenarioSpec, measure: Measure, commodity: Commodity, impo
     params = resolve(spec, control=measure.id, commodity=commodity.id, importer=importer,
                      licence_level=measure.licence_level, data=data,  # type: ignore[arg-type]
                      pinned=pinned)
-    return params, applies
+    return params, applies, flags
 
 
 def run_one(spec: ScenarioSpec, measure: Measure, commodity: Commodity, importer: str,
             flows: pl.DataFrame, production: pl.DataFrame, revision: str, *, draws: int,
-            seed: int) -> Result:
-    params, applies = resolve_for(spec, measure, commodity, importer, flows, production,
-                                  revision)
-    return run(params, horizon=spec.horizon(), draws=draws, seed=seed, applies=applies)
+            seed: int, published: pl.DataFrame | None = None,
+            extra_flags: tuple[str, ...] = ()) -> Result:
+    """One run; ``extra_flags`` come from outside the inputs (e.g. ``later_release``)."""
+    params, applies, flags = resolve_case(spec, measure, commodity, importer, flows, production,
+                                          revision, published=published)
+    return run(params, horizon=spec.horizon(), draws=draws, seed=seed, applies=applies,
+               flags=(*flags, *extra_flags))
 
 
 MATRIX_SCHEMA = {
@@ -75,8 +94,20 @@ MATRIX_SCHEMA = {
     "expected_cumulative_shortfall_t": pl.Float64, "cumulative_shortfall_t_p50": pl.Float64,
     "peak_shortfall_share_p50": pl.Float64, "peak_shortfall_share_p90": pl.Float64,
     "value_at_risk_usd": pl.Float64, "rank_shortfall": pl.Int64, "rank_value": pl.Int64,
-    "note": pl.String,
+    "flags": pl.String, "consumption_basis": pl.String, "note": pl.String,
 }
+
+
+NOT_A_FINDING = r"\b(saturated|thin_trade)\b"
+"""Flags that keep a matrix row out of the ranking (its figures are a bound or immaterial)."""
+
+
+def consumption_basis(params: dict[str, ResolvedParameter]) -> str:
+    """``published``, ``apparent`` or ``imports`` (the basis of baseline consumption)."""
+    rationale = params["baseline_consumption_t"].rationale
+    return ("published" if rationale.startswith("Published") else
+            "apparent" if rationale.startswith("Apparent") else
+            "imports" if rationale.startswith("Imports") else "scenario")
 
 
 def _median(param: ResolvedParameter) -> float:
@@ -86,9 +117,11 @@ def _median(param: ResolvedParameter) -> float:
 def exposure_matrix(spec: ScenarioSpec, measures: list[Measure], commodities: dict[str, Commodity],
                     importers: list[str], flows: pl.DataFrame, production: pl.DataFrame,
                     revision: str, *, as_of: date, draws: int, seed: int,
-                    in_force_only: bool = True) -> pl.DataFrame:
+                    in_force_only: bool = True, published: pl.DataFrame | None = None,
+                    extra_flags: tuple[str, ...] = ()) -> pl.DataFrame:
     """Every measure in force on ``as_of`` (with a licence level) x importer x commodity it
-    covers, ranked by expected cumulative shortfall (t) and by value at risk (USD).
+    covers, ranked by expected cumulative shortfall (t) and by value at risk (USD); rows
+    flagged ``saturated`` or ``thin_trade`` are shown unranked (not findings).
     ``in_force_only=False`` keeps measures of any status ("if it bit again")."""
     rows = []
     horizon = spec.horizon()
@@ -104,24 +137,32 @@ def exposure_matrix(spec: ScenarioSpec, measures: list[Measure], commodities: di
                        "commodity": cid, "status": status,
                        "licence_level": measure.licence_level, "note": None}
                 try:
-                    params, applies = resolve_for(spec, measure, commodities[cid], importer,
-                                                  own[importer], production, revision)
+                    params, applies, flags = resolve_case(
+                        spec, measure, commodities[cid], importer, own[importer], production,
+                        revision, published=published)
                 except ChokeholdError as exc:
                     rows.append({**row, "applies": measure.applies_to(importer)
                                  and importer != measure.issuer_iso3, "note": str(exc)})
                     continue
                 x = sample(params, draws, seed)
-                summary = summarise(simulate(x, horizon), x, applies)
+                summary = summarise(simulate(x, horizon), x, applies,
+                                    flags=(*flags, *extra_flags))
                 rows.append({**row, **{k: summary[k] for k in MATRIX_SCHEMA if k in summary},
                              "supplier_share": _median(params["supplier_share"]),
                              "coverage": _median(params["coverage"]),
+                             "flags": ", ".join(summary["flags"]),
+                             "consumption_basis": consumption_basis(params),
                              "note": None if applies else "measure does not reach importer"})
     frame = pl.DataFrame(rows, schema={k: v for k, v in MATRIX_SCHEMA.items()
                                        if not k.startswith("rank_")})
-    return frame.with_columns(
-        pl.col("expected_cumulative_shortfall_t").rank("ordinal", descending=True)
-        .cast(pl.Int64).alias("rank_shortfall"),
-        pl.col("value_at_risk_usd").rank("ordinal", descending=True).cast(pl.Int64)
-        .alias("rank_value"),
-    ).sort(["rank_shortfall", "control_id", "importer_iso3", "commodity"], nulls_last=True
-           ).select(list(MATRIX_SCHEMA))
+    # a saturated or immaterial row is not a finding: it keeps its figures and flags, no rank
+    finding = ~pl.col("flags").fill_null("").str.contains(NOT_A_FINDING)
+
+    def rank(column: str) -> pl.Expr:
+        return (pl.when(finding).then(pl.col(column)).otherwise(None)
+                .rank("ordinal", descending=True).cast(pl.Int64))
+
+    ranked = frame.with_columns(rank("expected_cumulative_shortfall_t").alias("rank_shortfall"),
+                                rank("value_at_risk_usd").alias("rank_value"))
+    return ranked.sort(["rank_shortfall", "control_id", "importer_iso3", "commodity"],
+                       nulls_last=True).select(list(MATRIX_SCHEMA))

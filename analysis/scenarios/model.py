@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+from chokehold.analysis.scenarios.flags import SATURATION_SHARE
 from chokehold.analysis.scenarios.spec import SAMPLED_ORDER, ResolvedParameter
 
 QUANTILES = (0.1, 0.5, 0.9)
@@ -178,9 +179,18 @@ def monthly_table(paths: Paths) -> pl.DataFrame:
     })
 
 
+def saturated_share(x: dict[str, np.ndarray]) -> float:
+    """Share of draws in which the volume the measure reaches is at least consumption (the cap
+    of :func:`affected` binds: the figures then come from the cap, not from the data)."""
+    raw = x["imports_t"] * x["supplier_share"] * x["coverage"] * x["scope_share"]
+    hit = raw > x["baseline_consumption_t"] * (1 + 1e-9)
+    return float(hit.mean()) if hit.size else 0.0
+
+
 def summarise(paths: Paths, x: dict[str, np.ndarray], applies: bool,
-              p50_path: np.ndarray | None = None) -> dict:
-    """Peak and cumulative figures per draw, then their percentiles, mean and value at risk.
+              p50_path: np.ndarray | None = None, flags: tuple[str, ...] = ()) -> dict:
+    """Peak and cumulative figures per draw, then their percentiles, mean and value at risk,
+    and the result's flags (the inputs' ``flags`` plus ``saturated`` from the draws).
 
     Value at risk is the expected (mean) value of unmet demand over the horizon at the draw's
     unit value (USD per t). ``p50_path`` (the monthly P50 shortfall) saves a sort when known.
@@ -195,6 +205,8 @@ def summarise(paths: Paths, x: dict[str, np.ndarray], applies: bool,
         (p50_path,) = _quantiles(paths.unmet_t, (0.5,))
     first = np.flatnonzero(p50_path > 0)
     (volume,) = _quantiles(affected(x), (0.5,))
+    capped = saturated_share(x)
+    flagged = set(flags) | ({"saturated"} if capped > SATURATION_SHARE else set())
     return {
         "applies": applies,
         "peak_shortfall_share_p10": float(k10), "peak_shortfall_share_p50": float(k50),
@@ -206,15 +218,20 @@ def summarise(paths: Paths, x: dict[str, np.ndarray], applies: bool,
         "peak_price_change_p50": float(pp50), "peak_price_change_p90": float(pp90),
         "first_shortfall_month_p50": int(first[0]) + 1 if first.size else None,
         "affected_t_per_month_p50": float(volume),
+        "consumption_t_per_month_p50": float(_quantiles(x["baseline_consumption_t"], (0.5,))[0]),
         "draws": int(cumulative.size),
+        "saturated_share": capped,
+        "flags": sorted(flagged),
     }
 
 
-def tornado(x: dict[str, np.ndarray], horizon: int, params: dict[str, ResolvedParameter]
-            ) -> pl.DataFrame:
+def tornado(x: dict[str, np.ndarray], horizon: int, params: dict[str, ResolvedParameter],
+            base: float | None = None) -> pl.DataFrame:
     """Which parameters move the P50 cumulative shortfall most: each uncertain parameter is
-    pinned at its own P10 and P90 while the others keep their draws (common random numbers)."""
-    base = float(np.median(cumulative_unmet(x, horizon)))
+    pinned at its own P10 and P90 while the others keep their draws (common random numbers).
+    ``base`` is the headline's P50 of the same draws (computed here when not given)."""
+    if base is None:
+        (base,) = (float(v) for v in _quantiles(cumulative_unmet(x, horizon), (0.5,)))
     rows = []
     for name in SAMPLED_ORDER:
         dist = params[name].distribution
@@ -224,7 +241,8 @@ def tornado(x: dict[str, np.ndarray], horizon: int, params: dict[str, ResolvedPa
         for label, q in (("low", 0.1), ("high", 0.9)):
             value = float(dist.ppf(np.array([q]))[0])
             pinned = {**x, name: np.full_like(x[name], value)}
-            at[label] = (value, float(np.median(cumulative_unmet(pinned, horizon))))
+            (median,) = _quantiles(cumulative_unmet(pinned, horizon), (0.5,))
+            at[label] = (value, float(median))
         rows.append({"parameter": name, "value_p10": at["low"][0], "value_p90": at["high"][0],
                      "shortfall_t_p50_at_p10": at["low"][1],
                      "shortfall_t_p50_at_p90": at["high"][1],
@@ -244,11 +262,18 @@ class Result:
 
 
 def run(params: dict[str, ResolvedParameter], *, horizon: int, draws: int, seed: int,
-        applies: bool, tornado_draws: int = 10_000) -> Result:
-    """Sample, simulate, summarise, and rank the parameters by their swing (pure)."""
+        applies: bool, tornado_draws: int | None = None, flags: tuple[str, ...] = ()) -> Result:
+    """Sample, simulate, summarise, and rank the parameters by their swing (pure).
+
+    The tornado uses the same draws as the headline and its base is the headline's P50 (one
+    base per result); ``tornado_draws`` (tests only) cuts it to the first draws, base and all.
+    """
     x = sample(params, draws, seed)
     paths = simulate(x, horizon)
     months = monthly_table(paths)
-    summary = summarise(paths, x, applies, months["shortfall_t_p50"].to_numpy())
-    small = {k: v[:tornado_draws] for k, v in x.items()}
-    return Result(params, months, {**summary, "seed": seed}, tornado(small, horizon, params))
+    summary = summarise(paths, x, applies, months["shortfall_t_p50"].to_numpy(), flags=flags)
+    if tornado_draws is None or tornado_draws >= draws:
+        sensitivity = tornado(x, horizon, params, base=summary["cumulative_shortfall_t_p50"])
+    else:
+        sensitivity = tornado({k: v[:tornado_draws] for k, v in x.items()}, horizon, params)
+    return Result(params, months, {**summary, "seed": seed}, sensitivity)

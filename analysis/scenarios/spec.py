@@ -339,6 +339,8 @@ class DataValue:
     value: float
     citation: str
     rationale: str
+    flags: tuple[str, ...] = ()
+    """What limits the value (see ``analysis.scenarios.flags``)."""
 
 
 def resolve(spec: ScenarioSpec, *, control: str, commodity: str, importer: str,

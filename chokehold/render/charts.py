@@ -108,16 +108,24 @@ def _restored(value: Any) -> Any:
     return value
 
 
+def _rgba(color: str, alpha: float) -> str:
+    """A '#rrggbb' palette colour as plotly rgba text (a band's shade)."""
+    r, g, b = (int(color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
 @dataclass(frozen=True)
 class Series:
     name: str
     x: list
     y: list
-    kind: Literal["line", "bar", "barh", "points"] = "line"
+    kind: Literal["line", "bar", "barh", "points", "band"] = "line"
     dashed: bool = False
     """Drawn dashed (the outer percentiles of a band)."""
     color: int | None = None
     """Palette index; by default each series takes the next colour."""
+    low: list | None = None
+    """A ``band``'s lower edge (``y`` is its upper edge): drawn as a shaded area between them."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +147,8 @@ class Chart:
     percent: bool = False
     decimals: int = 0
     """Decimals of the value axis' tick labels (a ratio of 2.6x needs one)."""
+    x_step: float | None = None
+    """Even spacing of the label axis' ticks (e.g. every 3 months); None: the library's."""
 
     def plotly(self) -> Any:
         """The interactive figure, built in one go: plotly validates (and copies the
@@ -148,7 +158,13 @@ class Chart:
         traces = []
         for n, s in enumerate(self.series):
             color = style.PALETTE[(n if s.color is None else s.color) % len(style.PALETTE)]
-            if s.kind == "line":
+            if s.kind == "band":
+                traces.append(go.Scatter(x=s.x, y=s.low, mode="lines", line={"width": 0},
+                                         showlegend=False, hoverinfo="skip", name=s.name))
+                traces.append(go.Scatter(x=s.x, y=s.y, name=s.name, mode="lines",
+                                         line={"width": 0}, fill="tonexty",
+                                         fillcolor=_rgba(color, 0.25)))
+            elif s.kind == "line":
                 traces.append(go.Scatter(x=s.x, y=s.y, name=s.name, mode="lines+markers",
                                          line={"color": color,
                                                "dash": "dash" if s.dashed else "solid"}))
@@ -164,7 +180,8 @@ class Chart:
         value_axis = {"title": self.y_label, "tickformat": ".0%" if self.percent else
                       f",.{self.decimals}f" if self.decimals else ",~r"}
         horizontal = bool(self.series) and self.series[0].kind == "barh"
-        label_axis = {"title": self.x_label, **({"autorange": "reversed"} if horizontal else {})}
+        label_axis = {"title": self.x_label, **({"autorange": "reversed"} if horizontal else {}),
+                      **({"dtick": self.x_step, "tick0": self.x_step} if self.x_step else {})}
         layout = {
             "shapes": [{"type": "line", "x0": m.x.isoformat(), "x1": m.x.isoformat(), "xref": "x",
                         "y0": 0, "y1": 1, "yref": "y domain",
@@ -229,7 +246,7 @@ class Chart:
         """The matplotlib figure, laid out. A bare Figure (no pyplot): safe in a thread."""
         from matplotlib.figure import Figure
         from matplotlib.layout_engine import TightLayoutEngine
-        from matplotlib.ticker import FuncFormatter
+        from matplotlib.ticker import FuncFormatter, MultipleLocator
 
         fig = Figure(figsize=(width_in, height_in), dpi=dpi)
         ax = fig.subplots()
@@ -237,7 +254,10 @@ class Chart:
         bar_series = [s for s in self.series if s.kind in ("bar", "barh")]
         for n, s in enumerate(self.series):
             color = style.PALETTE[(n if s.color is None else s.color) % len(style.PALETTE)]
-            if s.kind == "line":
+            if s.kind == "band":
+                ax.fill_between(s.x, s.low, s.y, color=color, alpha=0.25, linewidth=0,
+                                label=s.name)
+            elif s.kind == "line":
                 ax.plot(s.x, [float("nan") if v is None else v for v in s.y], marker="o",
                         markersize=3, label=s.name, color=color,
                         linestyle="--" if s.dashed else "-")
@@ -254,6 +274,9 @@ class Chart:
             ax.axvline(m.x, linestyle=":", color=style.MARKER, linewidth=1)
             ax.annotate(m.label, xy=(m.x, 1), xycoords=("data", "axes fraction"),
                         rotation=90, va="top", ha="right", fontsize=7, color=style.MARKER)
+        if self.x_step:
+            (ax.yaxis if horizontal else ax.xaxis).set_major_locator(
+                MultipleLocator(self.x_step))
         value_axis = ax.xaxis if horizontal else ax.yaxis
         value_axis.set_major_formatter(FuncFormatter(
             (lambda v, _: f"{v:.0%}") if self.percent else

@@ -262,15 +262,26 @@ def usgs_reliance(commodity: str) -> pl.DataFrame:
                  [commodity])
 
 
-def main_importers(commodity: str, year: int, n: int, supplier: str = SUPPLIER,
-                   among: list[str] | None = None) -> list[str]:
-    """The ``n`` largest importers of the commodity from ``supplier`` in ``year`` (value)."""
-    frame = query("""
+MATERIALITY_USD = 10_000_000.0
+"""Default materiality of the standard pack (reports/matrix.yaml ``min_import_usd``)."""
+
+
+def imports_from(commodity: str, year: int, supplier: str = SUPPLIER) -> pl.DataFrame:
+    """Each importer's imports of the commodity from ``supplier`` in ``year`` (USD), largest
+    first."""
+    return query("""
         SELECT f.reporter_iso3, sum(f.value_usd) AS value_usd FROM trade_flows f
         JOIN commodity_hs h ON h.hs_code = f.hs_code AND h.hs_revision = f.hs_revision
         WHERE h.commodity_id = ? AND f.partner_iso3 = ? AND f.flow = 'import' AND f.freq = 'A'
           AND year(f.period) = ?
         GROUP BY 1 ORDER BY 2 DESC, 1""", [commodity, supplier, year])
+
+
+def main_importers(commodity: str, year: int, n: int, supplier: str = SUPPLIER,
+                   among: list[str] | None = None, minimum_usd: float = 0.0) -> list[str]:
+    """The ``n`` largest importers of the commodity from ``supplier`` in ``year`` (value), with
+    imports of at least ``minimum_usd``."""
+    frame = imports_from(commodity, year, supplier).filter(pl.col("value_usd") >= minimum_usd)
     codes = frame["reporter_iso3"].to_list()
     return [c for c in codes if among is None or c in among][:n]
 
@@ -396,37 +407,45 @@ class ScenarioRun:
     seed: int
     result: Result | None
     reason: str | None = None
+    data_mode: str = "Data mode: latest loaded data (not real-time)."
 
 
 @_per_connection
-def _scenario_inputs(scenario: str) -> tuple:
-    """The scenario definition, the BACI revision and world production (the same for every
-    importer)."""
+def _scenario_inputs(scenario: str, data_mode: str, as_of: date | None) -> tuple:
+    """The scenario definition, the BACI revision, production (each commodity's preferred
+    source), published consumption and the data cut (the same for every importer)."""
     from chokehold.analysis.scenarios import store
     from chokehold.analysis.scenarios.spec import load_scenario
 
     con = connection()
-    return (load_scenario(settings().data_dir / "scenarios", scenario, []),
-            store.trade_revision(con), store.load_production(con))
+    cut = store.DataCut(data_mode, as_of)  # type: ignore[arg-type]
+    revision = store.trade_revision(con)
+    _, later = store.baci_years(con, revision, cut)
+    return (load_scenario(settings().data_dir / "scenarios", scenario, []), revision,
+            store.load_production(con, commodities(), cut),
+            store.load_published_consumption(con, cut), cut, ("later_release",) if later else ())
 
 
 @_per_connection
 def scenario_run(control: str, importer: str, commodity: str, scenario: str,
-                 draws: int = SCENARIO_DRAWS, seed: int = SCENARIO_SEED) -> ScenarioRun:
-    """``analysis.scenarios`` run on the warehouse (as ``chokehold scenario run`` does)."""
+                 draws: int = SCENARIO_DRAWS, seed: int = SCENARIO_SEED,
+                 data_mode: str = "latest", as_of: date | None = None) -> ScenarioRun:
+    """``analysis.scenarios`` run on the warehouse (as ``chokehold scenario run`` does, with
+    the same ``--data-mode`` and ``--as-of``)."""
     from chokehold.analysis.scenarios import store
     from chokehold.analysis.scenarios.exposure import run_one
 
     key = (control, importer, commodity, scenario, draws, seed)
     try:
-        spec, revision, production = _scenario_inputs(scenario)
+        spec, revision, production, published, cut, extra = _scenario_inputs(
+            scenario, data_mode, as_of)
         good = commodities()[commodity]
-        flows = store.load_flows(connection(), good.lines(revision), [importer], revision)
+        flows = store.load_flows(connection(), good.lines(revision), [importer], revision, cut)
         result = run_one(spec, measure(control), good, importer, flows, production, revision,
-                         draws=draws, seed=seed)
+                         draws=draws, seed=seed, published=published, extra_flags=extra)
     except ChokeholdError as exc:
         return ScenarioRun(*key, result=None, reason=str(exc))
-    return ScenarioRun(*key, result=result)
+    return ScenarioRun(*key, result=result, data_mode=cut.line())
 
 
 def scenario_parameters(run: ScenarioRun) -> pl.DataFrame:

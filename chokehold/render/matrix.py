@@ -23,6 +23,9 @@ class Entry(BaseModel):
     formats: list[str] | None = None
     for_each: Literal["in_force_control"] | None = None
     importers: int = Field(default=2, ge=1)
+    min_import_usd: float = Field(default=data.MATERIALITY_USD, ge=0)
+    """Materiality: an importer enters the pack only with imports from the issuer of at least
+    this value (USD) in the latest trade year."""
 
 
 class Matrix(BaseModel):
@@ -52,7 +55,8 @@ def _control_jobs(entry: Entry, as_of: date) -> list[Job]:
             continue
         among = m.destinations.countries if m.destinations.scope == "countries" else None
         # the first commodity the measure covers that the warehouse has trade for
-        found = ((c, data.main_importers(c, year, entry.importers, m.issuer_iso3, among))
+        found = ((c, data.main_importers(c, year, entry.importers, m.issuer_iso3, among,
+                                         minimum_usd=entry.min_import_usd))
                  for c in dict.fromkeys(i.commodity for i in m.items if i.commodity))
         commodity, importers = next(((c, i) for c, i in found if i), (None, []))
         for importer in importers:

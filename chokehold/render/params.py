@@ -108,6 +108,10 @@ def check(values: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
             if market not in valid:
                 raise UnknownValueError(f"market for {out.get('commodity', 'any commodity')}",
                                         market, valid)
+    if "data_mode" in out:
+        from chokehold.analysis.scenarios.asof import DATA_MODES
+        if out["data_mode"] not in DATA_MODES:
+            raise UnknownValueError("data_mode", out["data_mode"], DATA_MODES)
     first = data.first_trade_period()
     if "as_of" in out and date.fromisoformat(out["as_of"]) < first:
         raise ParameterError(f"as_of {out['as_of']} is before the data: trade_flows starts "

@@ -432,6 +432,17 @@ def scenario_message(run: data.ScenarioRun) -> Markdown:
             f"P50); expected cumulative shortfall {num(s['expected_cumulative_shortfall_t'])} t, "
             f"value at risk {usd(s['value_at_risk_usd'])}.")
     first = s["first_shortfall_month_p50"]
+    caveat = [f for f in ("saturated", "thin_trade") if f in (s.get("flags") or [])]
+    if caveat:
+        return Markdown(
+            f"Flagged **{', '.join(caveat)}**: the figures below are not a finding. "
+            + ("The volume the measure reaches exceeds the whole consumption in "
+               f"{pct(s['saturated_share'])} of draws, so the shortfall is the cap (a bound: "
+               f"cumulative shortfall up to {num(s['cumulative_shortfall_t_p50'])} t at the P50). "
+               if "saturated" in caveat else "")
+            + ("Imports from the issuer are below the pack's materiality threshold. "
+               if "thin_trade" in caveat else "")
+            + "See the flags under the scenario section.")
     return Markdown(
         f"In the *{run.scenario}* scenario {possessive(where)} unmet "
         f"{data.commodity_label(run.commodity)} demand peaks at "
@@ -453,25 +464,45 @@ def scenario_charts(run: data.ScenarioRun) -> list[Chart]:
     months, s = run.result.months, run.result.summary
     where, label = data.country_name(run.importer), data.commodity_label(run.commodity)
     x = months["month"].to_list()
+    caveat = [f for f in ("saturated", "thin_trade") if f in (s.get("flags") or [])]
+    flagged = f"Flagged {', '.join(caveat)} (a bound, not a finding): " if caveat else ""
 
     def band(prefix: str) -> list[Series]:
-        return [Series(f"P{q}", x, months[f"{prefix}_p{q}"].to_list(), dashed=q != 50, color=0)
-                for q in (90, 50, 10)]
+        return [Series("P10-P90 across draws", x, months[f"{prefix}_p90"].to_list(), kind="band",
+                       low=months[f"{prefix}_p10"].to_list(), color=1),
+                Series("P50 (median path)", x, months[f"{prefix}_p50"].to_list(), color=0)]
 
     return [
-        Chart(title=f"{possessive(where)} unmet {label} demand peaks at "
+        Chart(title=f"{flagged}{possessive(where)} unmet {label} demand peaks at "
                     f"{pct(s['peak_shortfall_share_p50'], 1)} of consumption (P50; P10-P90 "
                     f"{pct(s['peak_shortfall_share_p10'], 1)}-"
                     f"{pct(s['peak_shortfall_share_p90'], 1)})",
               y_label="unmet demand, share of monthly consumption (%)",
               x_label="months after the measure bites", source=scenario_source(run),
-              series=band("shortfall_share"), percent=True),
-        Chart(title=f"The {label} price rises by up to {pct(s['peak_price_change_p50'])} at "
+              series=band("shortfall_share"), percent=True, x_step=_month_step(len(x))),
+        Chart(title=f"{flagged}The {label} price rises by up to {pct(s['peak_price_change_p50'])} at "
                     f"the P50 (P90 {pct(s['peak_price_change_p90'])})",
               y_label="price change vs baseline (%)", x_label="months after the measure bites",
               source=scenario_source(run) + " dP/P = shortfall / (|demand e.| + supply e.).",
-              series=band("price_change"), percent=True),
+              series=band("price_change"), percent=True, x_step=_month_step(len(x))),
     ]
+
+
+def _month_step(horizon: int) -> int:
+    """An even month step for a horizon: 1, 3, 6 or 12 months, about eight ticks at most."""
+    return next(step for step in (1, 3, 6, 12) if horizon / step <= 8) if horizon <= 96 else 24
+
+
+def scenario_flags(run: data.ScenarioRun) -> Markdown:
+    """What limits the run's figures (every flag explained), and the data mode."""
+    from chokehold.analysis.scenarios.flags import describe
+
+    if run.result is None:
+        return Markdown(f"*{run.data_mode}*")
+    flags = run.result.summary.get("flags") or []
+    basis = run.result.parameters["baseline_consumption_t"].rationale
+    head = (f"Flags: {describe(flags)}" if flags else "Flags: none.")
+    return Markdown(f"{head} Consumption basis: {basis} *{run.data_mode}*")
 
 
 def tornado_table(run: data.ScenarioRun) -> Table | None:
@@ -496,3 +527,38 @@ def parameter_table(run: data.ScenarioRun) -> Table | None:
     readable = frame.with_columns(pl.col("name").str.replace_all("_", " "))
     return Table(readable, title=f"Parameters of the run ({run.scenario})",
                  source=scenario_source(run), labels={"name": "parameter"})
+
+
+def pack_threshold(report: str = "control-exposure") -> float:
+    """The materiality threshold (USD) reports/matrix.yaml applies to ``report``'s entries."""
+    from chokehold.render.engine import REPORTS_DIR
+    from chokehold.render.matrix import load_matrix
+
+    path = REPORTS_DIR / "matrix.yaml"
+    if path.exists():
+        for entry in load_matrix(path).documents:
+            if entry.report == report and entry.for_each:
+                return entry.min_import_usd
+    return data.MATERIALITY_USD
+
+
+def pack_reason(importer: str, commodity: str, supplier: str, day: date) -> Markdown:
+    """Why this importer is (or would not be) in the standard pack: the value of its imports
+    from the issuer in the latest trade year against the pack's materiality threshold."""
+    year = data.latest_trade_year(day)
+    frame = data.imports_from(commodity, year, supplier)
+    minimum = pack_threshold()
+    where, who = data.country_name(importer), data.country_name(supplier)
+    label = data.commodity_label(commodity)
+    ranked = frame.with_row_index("rank", offset=1).filter(pl.col("reporter_iso3") == importer)
+    if ranked.is_empty():
+        return Markdown(f"Why this importer: {where} imported no {label} from {who} in {year}, "
+                        f"below the pack's materiality threshold ({usd(minimum)}, "
+                        "reports/matrix.yaml `min_import_usd`); it is not in the standard pack.")
+    row = ranked.row(0, named=True)
+    verdict = ("at or above" if row["value_usd"] >= minimum else "below")
+    return Markdown(
+        f"Why this importer: {possessive(where)} {label} imports from {who} were "
+        f"{usd(row['value_usd'])} in {year} (rank {row['rank']} of {frame.height} importers), "
+        f"{verdict} the pack's materiality threshold of {usd(minimum)} (reports/matrix.yaml "
+        "`min_import_usd`).")

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import duckdb
+import polars as pl
 import typer
 from rich.console import Console
 
+from chokehold.analysis import read
 from chokehold.cli._shared import FORMAT_OPTION, OutputFormat, emit, open_read
 from chokehold.errors import ChokeholdError
 from chokehold.warehouse import read_query, table_specs
@@ -21,15 +23,9 @@ def status(ctx: typer.Context,
     with open_read(ctx) as con:
         counts = [{"table": name, "rows": con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]}
                   for name in table_specs()]
-        latest = read_query(con, """
-            SELECT 'trade_flows' AS dataset, source, freq AS detail, max(period)::VARCHAR AS latest
-            FROM trade_flows GROUP BY ALL
-            UNION ALL SELECT 'prices', source, series_id, max(date)::VARCHAR FROM prices GROUP BY ALL
-            UNION ALL SELECT 'fx_rates', source, base || '/' || quote, max(date)::VARCHAR
-            FROM fx_rates GROUP BY ALL
-            UNION ALL SELECT 'production', source, commodity, max(year)::VARCHAR
-            FROM production GROUP BY ALL
-            ORDER BY 1, 2, 3""")
+        latest = read.latest_periods(con).select(
+            "dataset", "source", pl.col("series").alias("detail"),
+            pl.col("latest").cast(pl.String), "rows")
         vintages = read_query(con, "SELECT source_id, vintage, retrieved_at FROM vintages "
                                    "ORDER BY retrieved_at DESC")
         runs = read_query(con, "SELECT source_id, target_table, finished_at, rows_inserted, "

@@ -86,6 +86,21 @@ class Settings(BaseSettings):
     vintage_keep_quarter_ends: bool = Field(
         default=True, description="... and the last vintage of every calendar quarter."
     )
+    refresh_plan: Path = Field(
+        description="What `chokehold refresh` runs with no arguments: sources and their options "
+        "(default: <data_dir>/refresh.yaml; see pipelines/plan.py).",
+    )
+    scenarios_dir: Path = Field(
+        description="Scenario definitions, NAME.yaml (default: <data_dir>/scenarios).",
+    )
+    reports_dir: Path = Field(
+        default=PROJECT_ROOT / "reports",
+        description="The Quarto project: the .qmd documents, _quarto.yml and _brand/.",
+    )
+    matrix_file: Path = Field(
+        description="The standard pack `chokehold render --all` renders "
+        "(default: <reports_dir>/matrix.yaml).",
+    )
     diff_tolerance: float = Field(
         default=0.001, ge=0,
         description="Relative change below which `chokehold diff` does not call a value revised.",
@@ -94,11 +109,17 @@ class Settings(BaseSettings):
     @model_validator(mode="before")
     @classmethod
     def _beside_the_warehouse(cls, data: Any) -> Any:
-        """Logs and vintages default to folders beside the warehouse they belong to."""
+        """Logs and vintages default to folders beside the warehouse they belong to; the plan
+        and scenarios to the data folder, the matrix to the reports folder."""
         if isinstance(data, dict):
             folder = Path(data.get("warehouse") or cls.model_fields["warehouse"].default).parent
             data.setdefault("refresh_log", folder / "logs" / "refresh.log")
             data.setdefault("vintages_dir", folder / "vintages")
+            data_dir = Path(data.get("data_dir") or cls.model_fields["data_dir"].default)
+            data.setdefault("refresh_plan", data_dir / "refresh.yaml")
+            data.setdefault("scenarios_dir", data_dir / "scenarios")
+            reports = Path(data.get("reports_dir") or cls.model_fields["reports_dir"].default)
+            data.setdefault("matrix_file", reports / "matrix.yaml")
         return data
 
     @property

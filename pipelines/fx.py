@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 from chokehold.pipelines._common import (
+    FileOptions,
     files_fingerprint,
     read_csv_strict,
     read_sidecar,
@@ -30,6 +31,8 @@ from chokehold.errors import DataError
 from chokehold.warehouse import LoadResult, load_frame
 
 BUNDLED_FILE = "fx_usd_monthly_h10.csv"
+Options = FileOptions
+"""Options: daily rate files (``path``) beside the bundled monthly means."""
 FRED_SOURCE = "fed_h10_daily"
 FILE_SOURCE = "fx_user_file"
 FRED_PAIRS: dict[str, tuple[str, str]] = {

@@ -23,13 +23,15 @@ from pathlib import Path
 import country_converter as coco
 import duckdb
 import polars as pl
-from chokehold.pipelines._common import sha256_file
+from chokehold.pipelines._common import FileOptions, sha256_file
 
 from chokehold.config import Settings
 from chokehold.errors import ChokeholdError, DataError
 from chokehold.warehouse import LoadResult, load_frame
 
 SOURCE_ID = "usgs"
+Options = FileOptions
+"""Options: the input files (``path``)."""
 COMMODITIES = {  # USGS name -> (commodity id, stored unit of world production, stage)
     "rare earths": ("rare_earths", "t REO", "mine"),
     "antimony": ("antimony", "t Sb", "mine"),

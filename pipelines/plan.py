@@ -88,7 +88,7 @@ def last_years(spec: str, today: date) -> str:
     """'last 3' -> the three calendar years before ``today``'s, as 'YYYY-YYYY'."""
     count = spec.split()[1]
     if not count.isdigit() or int(count) < 1:
-        raise ValueError(f"{spec!r}: use 'last N' with N >= 1")
+        raise ValueError(spec)
     return f"{today.year - int(count)}-{today.year - 1}"
 
 
@@ -107,13 +107,20 @@ def _expand(settings: Settings, name: str, raw: dict[str, Any], today: date) -> 
     """The plan's conveniences (hs: commodities, years: last N, relative paths) resolved."""
     out = dict(raw)
     hs = out.get("hs")
-    if hs == "commodities":
-        out["hs"] = commodity_lines(settings, None)
-    elif isinstance(hs, list) and hs and all(isinstance(h, str) and not h.isdigit() for h in hs):
-        out["hs"] = commodity_lines(settings, hs)
+    try:
+        if hs == "commodities":
+            out["hs"] = commodity_lines(settings, None)
+        elif isinstance(hs, list) and hs and all(isinstance(h, str) and not h.isdigit()
+                                                 for h in hs):
+            out["hs"] = commodity_lines(settings, hs)
+    except ValueError as exc:
+        raise ValueError(f"hs: {exc}") from None
     years = out.get("years")
     if isinstance(years, str) and years.strip().lower().startswith("last"):
-        out["years"] = last_years(years.strip().lower(), today)
+        try:
+            out["years"] = last_years(years.strip().lower(), today)
+        except (ValueError, IndexError):
+            raise ValueError(f"years: {years!r}: use 'last N' with N >= 1") from None
     if name and isinstance(out.get("path"), (str, list)):
         entries = out["path"] if isinstance(out["path"], list) else [out["path"]]
         files: list[Path] = []
@@ -163,7 +170,7 @@ def _validated(settings: Settings, name: str, raw: dict[str, Any], where: str, t
         raise ChokeholdError(f"{where}: {name}.{field}: {message} (options of {name}: "
                              f"{valid})") from None
     except ValueError as exc:
-        raise ChokeholdError(f"{where}: {name}: {exc}") from None
+        raise ChokeholdError(f"{where}: {name}.{exc}") from None
     return PlannedSource(name, parsed.model_dump(exclude_none=True), declared=True)
 
 

@@ -15,9 +15,6 @@ TRADE_SOURCE = "baci"
 EVENT_WINDOW = (3, "months")
 """Event-study window on each side of a control date: length and unit."""
 
-MAX_CARRY_DAYS = 7
-"""The price gap carries a side's last quote at most this many days."""
-
 TOP_PARTNERS = 5
 """Partners named in a partner-shares-over-time chart (the rest are 'other')."""
 

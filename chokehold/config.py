@@ -163,6 +163,31 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, toml)
 
 
+SECRET_ENV = ("COMTRADE_API_KEY", "CHOKEHOLD_COMTRADE_API_KEY")
+"""Environment variables that hold secrets: never handed to a child process."""
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets ``field`` (its alias where it has one)."""
+    alias = Settings.model_fields[field].validation_alias
+    names = getattr(alias, "choices", None)
+    return str(names[-1]) if names else f"CHOKEHOLD_{field.upper()}"
+
+
+def settings_env(settings: Settings, base: dict[str, str] | None = None) -> dict[str, str]:
+    """An environment in which ``load_settings()`` resolves to ``settings`` (every field, so a
+    report kernel or Quarto sees what the CLI saw), secrets left out."""
+    env = {k: v for k, v in (os.environ if base is None else base).items()
+           if k.upper() not in SECRET_ENV}
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        if value is None or isinstance(value, SecretStr):
+            continue
+        env[env_name(name)] = str(value)
+    env["CHOKEHOLD_CONFIG"] = str(_config_file().resolve())
+    return env
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Settings with explicit overrides (None values are ignored, so CLI defaults fall through)."""
     return Settings(**{k: v for k, v in overrides.items() if v is not None})

@@ -25,6 +25,7 @@ import polars as pl
 from chokehold.analysis import defaults, read
 from chokehold.analysis import dependence as dep
 from chokehold.analysis import summaries as summarise
+from chokehold.analysis.price_gap import DEFAULT_MAX_CARRY_DAYS
 from chokehold.analysis.price_gap import price_gap as gap_rows
 from chokehold.commodities import Commodity, load_commodities
 from chokehold.config import PROJECT_ROOT, Settings, load_settings
@@ -279,6 +280,9 @@ def complete_gap(commodity: str, start: date | None = None, end: date | None = N
         pl.col("gap_usd_t").is_not_null()).sort("date")
 
 
+MAX_CARRY_DAYS = DEFAULT_MAX_CARRY_DAYS
+"""The price gap carries a side's last quote at most this many days (the CLI's default)."""
+
 EVENT_WINDOW = defaults.EVENT_WINDOW
 """Event-study window on each side of a control date (the CLI's default)."""
 
@@ -326,7 +330,7 @@ def _scenario_inputs(scenario: str) -> tuple:
     from chokehold.analysis.scenarios.spec import load_scenario
 
     con = connection()
-    return (load_scenario(settings().data_dir / "scenarios", scenario, []),
+    return (load_scenario(settings().scenarios_dir, scenario, []),
             store.trade_revision(con), store.load_production(con))
 
 
@@ -454,7 +458,7 @@ def measures_on(day: date) -> pl.DataFrame:
 
 def scenario_ids() -> list[str]:
     """Scenario definitions in data/scenarios/ (none until the scenario module lands)."""
-    folder = settings().data_dir / "scenarios"
+    folder = settings().scenarios_dir
     return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
 
 

@@ -324,7 +324,7 @@ def gap_charts(gap: pl.DataFrame, commodity: str) -> list[Chart]:
                   f"(gap USD {num(last['gap_usd_t'])}/t)",
             y_label="USD per tonne", x_label="date",
             source=f"{source}. Domestic = price / (1 + VAT) / FX; last observation carried "
-                   "at most 7 days, otherwise left empty.",
+                   f"at most {data.MAX_CARRY_DAYS} days, otherwise left empty.",
             series=[Series(f"{overseas} (overseas)", days, pair["overseas_usd_t"].to_list(),
                            kind=kind),
                     Series(f"{domestic} (China, ex-VAT)", days,

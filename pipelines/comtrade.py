@@ -37,7 +37,7 @@ from pydantic import Field, field_validator
 
 from chokehold.config import Settings
 from chokehold.countries import reference_countries
-from chokehold.errors import ChokeholdError, DataError, UnknownValueError
+from chokehold.errors import ChokeholdError, DataError, UnknownValueError, fail_where
 from chokehold.warehouse import LoadResult, load_frame, read_query
 from chokehold.yamlfiles import Strict
 
@@ -292,10 +292,7 @@ def _empty() -> pl.DataFrame:
 
 def _fail_where(frame: pl.DataFrame, condition: pl.Expr, url: str, field: str, message,
                 show: str | None = None) -> None:
-    bad = frame.filter(condition)
-    if bad.height:
-        value = bad[show or field][0]
-        raise DataError(message(value), source=url, row=int(bad["_source_row"][0]), field=field)
+    fail_where(frame, condition, source=url, field=field, message=message, show=show)
 
 
 class Client:

@@ -19,7 +19,7 @@ import polars as pl
 from chokehold.pipelines._common import FileOptions, read_sidecar, sha256_file
 
 from chokehold.config import Settings
-from chokehold.errors import ChokeholdError, DataError
+from chokehold.errors import ChokeholdError, DataError, fail_where
 from chokehold.warehouse import Load, LoadResult, load_frames, read_query
 
 SOURCE_ID = "japan_customs"
@@ -120,11 +120,8 @@ def to_long(raw: pl.DataFrame, origin: Path) -> pl.DataFrame:
 
 
 def _fail(frame: pl.DataFrame, condition: pl.Expr, origin: Path, field: str, what: str) -> None:
-    bad = frame.filter(condition)
-    if bad.height:
-        value = bad[field][0] if field in bad.columns else None
-        raise DataError(f"value {value!r} {what}", source=origin,
-                        row=int(bad["_source_row"].min()), field=field)
+    fail_where(frame, condition, source=origin, field=field,
+               message=lambda value: f"value {value!r} {what}")
 
 
 def usd_per_jpy(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:

@@ -24,9 +24,10 @@ from typing import Any, Literal
 
 import polars as pl
 from chokehold.pipelines.price_units import normalise_currency, normalise_unit, split_price_unit
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from chokehold.errors import DataError, UnknownValueError
+from chokehold.yamlfiles import Strict
 from chokehold.yamlfiles import load_yaml_model
 
 DEFAULT_DATE_FORMATS: tuple[str, ...] = (
@@ -43,11 +44,7 @@ PRICE = re.compile(rf"\s*({NUMBER})\s*(?:{RANGE_SEPARATORS}\s*({NUMBER}))?\s*", 
 Frequency = Literal["daily", "weekly", "monthly", "irregular"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SourceSpec(_Strict):
+class SourceSpec(Strict):
     """Who publishes the prices and on what terms (loaded into the ``sources`` table)."""
 
     id: str = Field(pattern=r"^[a-z0-9_]+$")
@@ -58,7 +55,7 @@ class SourceSpec(_Strict):
     citation: str | None = None
 
 
-class SeriesSpec(_Strict):
+class SeriesSpec(Strict):
     """One price series in the file: where its price is, and what it measures."""
 
     id: str = Field(pattern=r"^[a-z0-9_]+$", description="Stable series id (prices.series_id).")
@@ -115,7 +112,7 @@ class SeriesSpec(_Strict):
         return [c for c in (self.value, self.low, self.high) if c is not None]
 
 
-class PriceMapping(_Strict):
+class PriceMapping(Strict):
     """How to read one vendor's price files."""
 
     id: str = Field(pattern=r"^[a-z0-9_]+$")

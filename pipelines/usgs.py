@@ -26,7 +26,7 @@ import polars as pl
 from chokehold.pipelines._common import FileOptions, sha256_file
 
 from chokehold.config import Settings
-from chokehold.errors import ChokeholdError, DataError
+from chokehold.errors import ChokeholdError, DataError, fail_where
 from chokehold.warehouse import LoadResult, load_frame
 
 SOURCE_ID = "usgs"
@@ -113,10 +113,8 @@ def _check_world(parts: pl.DataFrame, world: pl.DataFrame, origin: Path) -> None
 
 
 def _fail(frame: pl.DataFrame, condition: pl.Expr, origin: Path, field: str, what: str) -> None:
-    bad = frame.filter(condition)
-    if bad.height:
-        raise DataError(f"value {bad[field][0]!r} {what}", source=origin,
-                        row=int(bad["_source_row"].min()), field=field)
+    fail_where(frame, condition, source=origin, field=field,
+               message=lambda value: f"value {value!r} {what}")
 
 
 def read_long(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -12,11 +12,10 @@ answers (``chokehold.analysis``); what changed between refreshes is the vintage 
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from functools import cache, lru_cache, partial
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING, TypeVar
 
 import duckdb
@@ -28,9 +27,10 @@ from chokehold.analysis import summaries as summarise
 from chokehold.analysis.price_gap import DEFAULT_MAX_CARRY_DAYS
 from chokehold.analysis.price_gap import price_gap as gap_rows
 from chokehold.commodities import Commodity, load_commodities
-from chokehold.config import PROJECT_ROOT, Settings, load_settings
+from chokehold.config import Settings, load_settings
 from chokehold.controls import Measure, load_registry, require_measure, select_measures
 from chokehold.errors import ChokeholdError
+from chokehold.provenance import code_revision
 from chokehold.warehouse import first_row, open_warehouse, read_query
 
 if TYPE_CHECKING:
@@ -462,16 +462,9 @@ def scenario_ids() -> list[str]:
     return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
 
 
-@cache
 def git_revision() -> str:
-    """The repository's commit (with '+dirty' for uncommitted changes), or why it is unknown."""
-    try:
-        head = subprocess.run(["git", "-C", str(PROJECT_ROOT), "rev-parse", "--short=10", "HEAD"],
-                              capture_output=True, text=True, check=True, timeout=10).stdout
-        dirty = subprocess.run(["git", "-C", str(PROJECT_ROOT), "status", "--porcelain",
-                                "--untracked-files=no"], capture_output=True, text=True,
-                               check=True, timeout=10).stdout
-    except (OSError, subprocess.SubprocessError):
-        from importlib.metadata import version
-        return f"chokehold {version('chokehold')} (not a git checkout)"
-    return head.strip() + ("+dirty" if dirty.strip() else "")
+    """The code revision (``provenance.code_revision``: the one id manifests and runs carry),
+    or the installed version outside a git checkout."""
+    from importlib.metadata import version
+
+    return code_revision() or f"chokehold {version('chokehold')} (not a git checkout)"

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench lint clean setup
+.PHONY: demo test test-fast row-counts bench lint clean setup
 
 setup: $(STAMP)
 
@@ -23,6 +23,14 @@ demo: $(STAMP)
 ## test: the whole suite, offline
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+## test-fast: everything but the tests marked slow (end-to-end renders, fault runs); < 2 min
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+## row-counts: rewrite tests/data/expected_row_counts.csv from a fresh offline build
+row-counts: $(STAMP)
+	$(BIN)/python tests/row_counts.py
 
 ## bench: every benchmark at realistic scale; prints BENCH lines
 bench: $(STAMP)

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from chokehold.analysis import read
+from chokehold.analysis.defaults import SUPPLIER
 from chokehold.cli._shared import FORMAT_OPTION, OutputFormat, emit, open_read
 from chokehold.errors import ChokeholdError
 from chokehold.warehouse import read_query, table_specs
@@ -75,17 +76,13 @@ def summary(ctx: typer.Context) -> None:
     from chokehold.analysis.shares import partner_shares, supplier_share
 
     with open_read(ctx) as con:
-        flows = read_query(con, """
-            SELECT f.* FROM trade_flows f JOIN commodity_hs h
-              ON h.hs_code = f.hs_code AND h.hs_revision = f.hs_revision
-            WHERE h.commodity_id = 'rare_earths' AND f.reporter_iso3 = 'JPN'
-              AND f.flow = 'import' AND f.source = 'baci'""")
+        flows = read.commodity_flows(con, "rare_earths", source="baci", reporter="JPN")
         prices = read_query(con, """
             SELECT market, date, value, currency, unit, vat_included
             FROM prices QUALIFY row_number() OVER (PARTITION BY series_id ORDER BY date DESC) <= 2
             ORDER BY market, date""")
         n_controls = con.execute("SELECT count(*) FROM control_measures").fetchall()[0][0]
-    china = supplier_share(partner_shares(flows), "CHN").select(
+    china = supplier_share(partner_shares(flows), SUPPLIER).select(
         pl_year("period"), "supplier_share", "supplier_value_usd", "total_value_usd")
     console = Console()
     console.print("[bold]China's share of Japan's rare-earth imports[/] "

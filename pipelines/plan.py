@@ -103,7 +103,7 @@ def commodity_lines(settings: Settings, wanted: list[str] | None) -> str:
                             if wanted is None or cid in wanted for code in c.lines(newest)}))
 
 
-def _expand(settings: Settings, name: str, raw: dict[str, Any], today: date) -> dict[str, Any]:
+def _expand(settings: Settings, raw: dict[str, Any], today: date) -> dict[str, Any]:
     """The plan's conveniences (hs: commodities, years: last N, relative paths) resolved."""
     out = dict(raw)
     hs = out.get("hs")
@@ -121,7 +121,7 @@ def _expand(settings: Settings, name: str, raw: dict[str, Any], today: date) -> 
             out["years"] = last_years(years.strip().lower(), today)
         except (ValueError, IndexError):
             raise ValueError(f"years: {years!r}: use 'last N' with N >= 1") from None
-    if name and isinstance(out.get("path"), (str, list)):
+    if isinstance(out.get("path"), (str, list)):
         entries = out["path"] if isinstance(out["path"], list) else [out["path"]]
         files: list[Path] = []
         for entry in map(Path, entries):
@@ -160,7 +160,7 @@ def _validated(settings: Settings, name: str, raw: dict[str, Any], where: str, t
     if model is None:
         return PlannedSource(name, raw, declared=False)
     try:
-        expanded = _expand(settings, name, raw, today)
+        expanded = _expand(settings, raw, today)
         parsed = model(**expanded)
     except ValidationError as exc:
         err = exc.errors()[0]

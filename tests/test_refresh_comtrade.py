@@ -17,6 +17,8 @@ from faultserver import FAULTS, App, FaultServer
 from chokehold.config import load_settings
 from chokehold.warehouse import open_warehouse
 
+pytestmark = pytest.mark.slow  # end-to-end: `make test-fast` leaves it out
+
 SENTINEL = "SENTINEL-COMTRADE-KEY-5d1c"
 # Three reporters, two lines, one flow, twelve months: the keyless preview endpoint (500 rows a
 # call) must split this into dozens of requests, so every kind of fault gets its turn.

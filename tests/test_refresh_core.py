@@ -115,6 +115,7 @@ def test_failed_source_leaves_the_warehouse_untouched_and_records_the_run(tiny) 
     assert not staging_path(settings.warehouse).exists()
 
 
+@pytest.mark.slow
 def test_allow_partial_publishes_the_others_and_names_the_stale_source(tiny) -> None:
     settings, options, folder = tiny
     refresh_warehouse(settings, SOURCES, options)
@@ -219,6 +220,7 @@ def run_cli(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
     return 0
 
 
+@pytest.mark.slow
 def test_cli_exit_codes_and_listings(tiny, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     settings, _, folder = tiny
     base = ["--warehouse", str(settings.warehouse)]

@@ -29,6 +29,8 @@ from chokehold.vintages import MANIFEST
 from chokehold.warehouse import open_warehouse
 from chokehold.warehouse.staging import integrity_problems
 
+pytestmark = pytest.mark.slow  # end-to-end: `make test-fast` leaves it out
+
 SENTINEL = "SENTINEL-KEY-7f3a9c1e"
 KILL_TRIALS = 20
 

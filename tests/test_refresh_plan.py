@@ -143,11 +143,11 @@ def test_schedules_run_the_plan() -> None:
 def test_refresh_without_arguments_runs_every_planned_source(capsys, tmp_path: Path, loopback,
                                                              monkeypatch) -> None:
     raw = tmp_path / "raw"
-    usgs = long_file((raw / "usgs").resolve() if (raw / "usgs").mkdir(parents=True) is None
-                     else raw, world("China", "2024", '"60,000"'),
+    for folder in ("usgs", "japan_customs"):
+        (raw / folder).mkdir(parents=True)
+    usgs = long_file(raw / "usgs", world("China", "2024", '"60,000"'),
                      world("World total (rounded)", "2024", '"60,000"'),
                      salient("Net import reliance", "2024", "86"))
-    (raw / "japan_customs").mkdir()
     customs = write(raw / "japan_customs", *GOOD)
     planned = {"reference": {}, "controls": {}, "baci": {}, "world_mining_data": {}, "fx": {},
                "prices": {}, "comtrade": {"reporters": ["JPN", "KOR"], "hs": ["rare_earths"],

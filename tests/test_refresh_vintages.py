@@ -64,6 +64,7 @@ def test_same_data_same_content_hash(tiny, tmp_path: Path) -> None:
     assert a.vintage_id == b.vintage_id
 
 
+@pytest.mark.slow
 def test_diff_new_periods_and_revisions_beyond_tolerance(tiny) -> None:
     settings, options, folder = tiny
     first = refresh_warehouse(settings, SOURCES, options)
@@ -129,6 +130,7 @@ def test_retention_keeps_last_n_and_quarter_ends() -> None:
     assert retained(published, 20, False) == {v for v, _ in published}
 
 
+@pytest.mark.slow
 def test_retention_prunes_old_vintage_folders(tiny, tmp_path: Path) -> None:
     _, options, folder = tiny
     settings = tiny_settings(tmp_path / "kept", vintage_keep_last=2,
@@ -160,6 +162,7 @@ def test_orphan_snapshot_of_a_killed_run_is_removed_others_kept(tiny) -> None:
     assert "removed" in settings.refresh_log.read_text()
 
 
+@pytest.mark.slow
 def test_digest_report_reads_the_diff_of_the_two_newest_vintages(tiny) -> None:
     from chokehold.render import data
 

@@ -82,6 +82,7 @@ def test_bad_input_is_a_clear_error_and_writes_nothing(warehouse_copy: Path, arg
         assert con.execute("SELECT count(*) FROM scenario_runs").fetchall()[0][0] == 0
 
 
+@pytest.mark.slow
 def test_save_is_idempotent_and_keeps_full_parameters(warehouse_copy: Path):
     for _ in range(2):
         out = json.loads(invoke(warehouse_copy, *RUN, "--save").stdout)

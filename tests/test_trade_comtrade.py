@@ -218,6 +218,7 @@ def test_unknown_reporter_lists_valid(cfg):
         comtrade.refresh(con, settings, reporters="XXQ", hs="284690", years="2023")
 
 
+@pytest.mark.slow
 def test_cli_refresh_comtrade_error_exits_nonzero(httpserver: HTTPServer, warehouse_copy,
                                                   tmp_path, monkeypatch):
     import subprocess

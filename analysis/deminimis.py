@@ -19,11 +19,11 @@ from datetime import date
 from pathlib import Path
 
 import polars as pl
-from chokehold.pipelines._common import read_csv_strict
 
 from chokehold.controls import Measure
 from chokehold.countries import reference_countries, resolve_iso3
 from chokehold.errors import DataError, UnknownValueError, fail_where
+from chokehold.pipelines._common import read_csv_strict
 
 REQUIRED = {"component": pl.String, "value": pl.Float64, "currency": pl.String,
             "country_of_origin": pl.String}

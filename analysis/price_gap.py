@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import duckdb
 import polars as pl
-from chokehold.pipelines.price_units import CONVERTED_BASIS, UNITS_PER_TONNE
 
 from chokehold.errors import ChokeholdError
+from chokehold.pipelines.price_units import CONVERTED_BASIS, UNITS_PER_TONNE
 from chokehold.warehouse import read_query
 
 DEFAULT_MAX_CARRY_DAYS = 7

@@ -14,10 +14,10 @@ from datetime import date
 
 import duckdb
 import polars as pl
+
 from chokehold.analysis import dependence as dep
 from chokehold.analysis import summaries
 from chokehold.analysis.defaults import SUPPLIER, TRADE_SOURCE
-
 from chokehold.errors import ChokeholdError, UnknownValueError
 from chokehold.warehouse import first_row, read_query
 

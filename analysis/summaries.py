@@ -7,6 +7,7 @@ reliance balance, partner shares over time, production shares and the main impor
 from __future__ import annotations
 
 import polars as pl
+
 from chokehold.analysis import dependence as dep
 from chokehold.analysis.defaults import SUPPLIER, TOP_PARTNERS
 

@@ -24,8 +24,8 @@ import polars as pl
 
 from chokehold.config import Settings, load_settings
 from chokehold.errors import ChokeholdError, UnknownValueError
-from chokehold.provenance import code_revision
 from chokehold.pipelines._common import sha256_file
+from chokehold.provenance import code_revision
 from chokehold.warehouse.schema import table_specs
 
 MANIFEST = "manifest.json"

@@ -9,7 +9,6 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import yaml
-
 from pydantic import Field
 
 from chokehold.errors import DataError

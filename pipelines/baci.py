@@ -28,11 +28,11 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-from chokehold.pipelines._common import FileOptions, code_map, files_fingerprint, sha256_file
-from chokehold.pipelines._packaged import geopolrisk_file
 
 from chokehold.config import Settings
 from chokehold.errors import DataError
+from chokehold.pipelines._common import FileOptions, code_map, files_fingerprint, sha256_file
+from chokehold.pipelines._packaged import geopolrisk_file
 from chokehold.warehouse import Load, LoadResult, load_frames
 
 SOURCE_ID = "baci"

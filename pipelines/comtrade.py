@@ -31,13 +31,12 @@ from typing import Literal
 
 import duckdb
 import polars as pl
-from chokehold.pipelines._http import Fetcher, FetchError, RawResponse
-
 from pydantic import Field, field_validator
 
 from chokehold.config import Settings
 from chokehold.countries import reference_countries
 from chokehold.errors import ChokeholdError, DataError, UnknownValueError, fail_where
+from chokehold.pipelines._http import Fetcher, FetchError, RawResponse
 from chokehold.warehouse import LoadResult, load_frame, read_query
 from chokehold.yamlfiles import Strict
 

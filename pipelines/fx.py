@@ -17,6 +17,9 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+
+from chokehold.config import Settings
+from chokehold.errors import DataError
 from chokehold.pipelines._common import (
     FileOptions,
     files_fingerprint,
@@ -25,9 +28,6 @@ from chokehold.pipelines._common import (
     sha256_file,
 )
 from chokehold.pipelines.price_units import CURRENCIES
-
-from chokehold.config import Settings
-from chokehold.errors import DataError
 from chokehold.warehouse import LoadResult, load_frame
 
 BUNDLED_FILE = "fx_usd_monthly_h10.csv"

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-from chokehold.pipelines._common import FileOptions, read_sidecar, sha256_file
 
 from chokehold.config import Settings
 from chokehold.errors import ChokeholdError, DataError, fail_where
+from chokehold.pipelines._common import FileOptions, read_sidecar, sha256_file
 from chokehold.warehouse import Load, LoadResult, load_frames, read_query
 
 SOURCE_ID = "japan_customs"

@@ -30,12 +30,12 @@ from types import ModuleType
 from typing import Any
 
 import duckdb
-from chokehold.pipelines import OFFLINE_SOURCES, SOURCES, source_module
 from pydantic import BaseModel, Field, ValidationError
 
 from chokehold.commodities import HS_REVISIONS, load_commodities
 from chokehold.config import PROJECT_ROOT, Settings
 from chokehold.errors import ChokeholdError, DataError
+from chokehold.pipelines import OFFLINE_SOURCES, SOURCES, source_module
 from chokehold.yamlfiles import Strict, read_yaml, validate
 
 BASE_SOURCE = "reference"

@@ -23,12 +23,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
-from chokehold.pipelines.price_units import normalise_currency, normalise_unit, split_price_unit
 from pydantic import Field, field_validator, model_validator
 
 from chokehold.errors import DataError, UnknownValueError
-from chokehold.yamlfiles import Strict
-from chokehold.yamlfiles import load_yaml_model
+from chokehold.pipelines.price_units import normalise_currency, normalise_unit, split_price_unit
+from chokehold.yamlfiles import Strict, load_yaml_model
 
 DEFAULT_DATE_FORMATS: tuple[str, ...] = (
     "%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日", "%d-%b-%y", "%d-%b-%Y", "%d %b %Y",

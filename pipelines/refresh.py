@@ -39,8 +39,12 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from rich.progress import Progress
+
+from chokehold import vintages
+from chokehold.config import Settings
+from chokehold.errors import ChokeholdError, DataError
 from chokehold.pipelines import OFFLINE_SOURCES, source_module
-from chokehold.pipelines.plan import code_fingerprint, depends_on
 from chokehold.pipelines._runlog import (
     REDACTED,
     Redactor,
@@ -49,11 +53,7 @@ from chokehold.pipelines._runlog import (
     describe_periods,
     run_logging,
 )
-from rich.progress import Progress
-
-from chokehold import vintages
-from chokehold.config import Settings
-from chokehold.errors import ChokeholdError, DataError
+from chokehold.pipelines.plan import code_fingerprint, depends_on
 from chokehold.warehouse import LoadResult, first_row, open_warehouse, spec
 from chokehold.warehouse.staging import (
     LockHolder,

@@ -23,10 +23,10 @@ from pathlib import Path
 import country_converter as coco
 import duckdb
 import polars as pl
-from chokehold.pipelines._common import FileOptions, sha256_file
 
 from chokehold.config import Settings
 from chokehold.errors import ChokeholdError, DataError, fail_where
+from chokehold.pipelines._common import FileOptions, sha256_file
 from chokehold.warehouse import LoadResult, load_frame
 
 SOURCE_ID = "usgs"

@@ -16,10 +16,10 @@ import tempfile
 from pathlib import Path
 
 import duckdb
-from chokehold.pipelines import OFFLINE_SOURCES
-from chokehold.pipelines.refresh import run_sources
 
 from chokehold.config import load_settings
+from chokehold.pipelines import OFFLINE_SOURCES
+from chokehold.pipelines.refresh import run_sources
 from chokehold.vintages import PERIODS, snapshot_tables
 from chokehold.warehouse import open_warehouse
 

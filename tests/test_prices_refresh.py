@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from chokehold.pipelines.prices import refresh
 
 from chokehold.config import PROJECT_ROOT, load_settings
 from chokehold.errors import DataError
+from chokehold.pipelines.prices import refresh
 from chokehold.warehouse import open_warehouse, read_query
 
 VENDOR = {

@@ -13,8 +13,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
-from chokehold.analysis import read, summaries
 
+from chokehold.analysis import read, summaries
 from chokehold.config import load_settings
 from chokehold.errors import ChokeholdError, UnknownValueError
 from chokehold.render import data

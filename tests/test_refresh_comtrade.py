@@ -9,12 +9,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from chokehold.pipelines.refresh import refresh_warehouse
 from fakesources import months, register, write_fx
 from fakesources.comtrade_api import app
 from faultserver import FAULTS, App, FaultServer
 
 from chokehold.config import load_settings
+from chokehold.pipelines.refresh import refresh_warehouse
 from chokehold.warehouse import open_warehouse
 
 pytestmark = pytest.mark.slow  # end-to-end: `make test-fast` leaves it out

@@ -11,9 +11,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from chokehold.pipelines import SOURCES, plan
-from chokehold.pipelines import refresh as refresh_module
-from chokehold.pipelines.refresh import PER_SOURCE, fingerprints
 from fakesources.comtrade_api import app
 from faultserver import FaultServer
 from test_trade_japan_customs import GOOD, write
@@ -21,6 +18,9 @@ from test_trade_usgs import long_file, salient, world
 
 from chokehold.config import PROJECT_ROOT, load_settings
 from chokehold.errors import ChokeholdError
+from chokehold.pipelines import SOURCES, plan
+from chokehold.pipelines import refresh as refresh_module
+from chokehold.pipelines.refresh import PER_SOURCE, fingerprints
 from chokehold.warehouse import open_warehouse
 from tests.helpers import run_cli
 

@@ -9,11 +9,11 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
-from chokehold.pipelines.refresh import refresh_warehouse
 from fakesources import months, tiny_settings, write_fx
 
 from chokehold.config import PROJECT_ROOT
 from chokehold.errors import UnknownValueError
+from chokehold.pipelines.refresh import refresh_warehouse
 from chokehold.vintages import diff_vintages, open_vintage, read_manifest, retained
 from chokehold.warehouse import open_warehouse
 

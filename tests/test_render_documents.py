@@ -13,15 +13,15 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from pptx import Presentation
+from pptx.enum.shapes import MSO_SHAPE_TYPE
+from pypdf import PdfReader
+
 from chokehold.analysis.events import event_dates, event_study
 from chokehold.analysis.price_gap import price_gap
 from chokehold.analysis.scenarios import store
 from chokehold.analysis.scenarios.exposure import run_one
 from chokehold.analysis.scenarios.spec import load_scenario
-from pptx import Presentation
-from pptx.enum.shapes import MSO_SHAPE_TYPE
-from pypdf import PdfReader
-
 from chokehold.commodities import load_commodities
 from chokehold.controls import load_registry, select_measures
 from chokehold.render.engine import Job, Renderer

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from chokehold.analysis.scenarios.spec import schema_json
 from typer.testing import CliRunner
 
+from chokehold.analysis.scenarios.spec import schema_json
 from chokehold.cli import app
 from chokehold.errors import ChokeholdError, UnknownValueError
 

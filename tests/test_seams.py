@@ -8,10 +8,10 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from chokehold.pipelines import _runlog, comtrade, price_mapping
 
 from chokehold import commodities, controls, vintages
 from chokehold.errors import DataError, fail_where
+from chokehold.pipelines import _runlog, comtrade, price_mapping
 from chokehold.provenance import REDACTED, code_revision
 from chokehold.render import data
 from chokehold.render.matrix import load_matrix

@@ -7,12 +7,12 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from chokehold.pipelines import comtrade
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from chokehold.config import load_settings
 from chokehold.errors import ChokeholdError, DataError
+from chokehold.pipelines import comtrade
 from chokehold.warehouse import open_warehouse, read_query
 
 KEY = "test-subscription-key-123"

@@ -8,10 +8,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chokehold.yamlfiles import read_yaml, validate
 from chokehold.render import data
 from chokehold.render.engine import Job, document_path
 from chokehold.render.qmd import parse_qmd
+from chokehold.yamlfiles import read_yaml, validate
 
 
 class Entry(BaseModel):

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-browser bench lint clean setup
+.PHONY: demo test test-fast test-browser row-counts bench lint clean setup
 
 setup: $(STAMP)
 
@@ -28,6 +28,14 @@ test: $(STAMP)
 test-browser: $(STAMP)
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 	$(BIN)/python -m pytest -q tests/test_render_browser.py
+
+## test-fast: everything but the tests marked slow (end-to-end renders, fault runs); < 2 min
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+## row-counts: rewrite tests/data/expected_row_counts.csv from a fresh offline build
+row-counts: $(STAMP)
+	$(BIN)/python tests/row_counts.py
 
 ## bench: every benchmark at realistic scale; prints BENCH lines
 bench: $(STAMP)

@@ -19,11 +19,11 @@ from datetime import date
 from pathlib import Path
 
 import polars as pl
-from chokehold.pipelines._common import read_csv_strict
 
 from chokehold.controls import Measure
 from chokehold.countries import reference_countries, resolve_iso3
-from chokehold.errors import DataError, UnknownValueError
+from chokehold.errors import DataError, UnknownValueError, fail_where
+from chokehold.pipelines._common import read_csv_strict
 
 REQUIRED = {"component": pl.String, "value": pl.Float64, "currency": pl.String,
             "country_of_origin": pl.String}
@@ -31,9 +31,7 @@ OPTIONAL = {"element": pl.String, "element_value": pl.Float64, "element_origin":
 
 
 def _fail(path: Path, frame: pl.DataFrame, mask: pl.Series, field: str, message: str) -> None:
-    bad = frame.filter(mask)
-    if bad.height:
-        raise DataError(message, source=path, row=int(bad["_source_row"][0]), field=field)
+    fail_where(frame, mask, source=path, field=field, message=message)
 
 
 def read_bom(path: Path) -> pl.DataFrame:

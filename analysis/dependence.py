@@ -19,8 +19,8 @@ from typing import Literal
 import duckdb
 import numpy as np
 import polars as pl
-from chokehold.analysis.shares import Basis, partner_shares
 
+from chokehold.analysis.shares import Basis, partner_shares
 from chokehold.errors import ChokeholdError
 
 Freq = Literal["annual", "monthly", "rolling12"]

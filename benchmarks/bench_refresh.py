@@ -31,10 +31,10 @@ import time
 from pathlib import Path
 
 import duckdb
-from chokehold.pipelines import OFFLINE_SOURCES
-from chokehold.pipelines.refresh import refresh_warehouse
 
 from chokehold.config import Settings, load_settings
+from chokehold.pipelines import OFFLINE_SOURCES
+from chokehold.pipelines.refresh import refresh_warehouse
 
 HERE = Path(__file__).resolve().parent
 SCRATCH = HERE / "_scratch" / "refresh"

@@ -22,17 +22,17 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+
 from chokehold.analysis.scenarios import store
 from chokehold.analysis.scenarios.exposure import exposure_matrix, modelled, resolve_for
 from chokehold.analysis.scenarios.model import run, sample, simulate, simulate_reference
 from chokehold.analysis.scenarios.spec import load_scenario
-from chokehold.pipelines import OFFLINE_SOURCES
-from chokehold.pipelines.refresh import run_sources
-
 from chokehold.commodities import load_commodities
 from chokehold.config import load_settings
 from chokehold.controls import load_registry
 from chokehold.errors import ChokeholdError
+from chokehold.pipelines import OFFLINE_SOURCES
+from chokehold.pipelines.refresh import run_sources
 from chokehold.warehouse import open_warehouse
 
 IMPORTERS = ["JPN", "USA", "KOR", "DEU", "FRA", "GBR", "ITA", "IND", "TWN", "VNM"]

@@ -106,9 +106,8 @@ def bench(name: str, ours: float, base: float, peak_mb: float) -> None:
 
 
 def time_load(workdir: Path, attempt: int) -> tuple[float, float, Path]:
-    from chokehold.pipelines import baci, reference
-
     from chokehold.config import load_settings
+    from chokehold.pipelines import baci, reference
     from chokehold.warehouse import open_warehouse
 
     path = workdir / f"warehouse{attempt}.duckdb"
@@ -190,7 +189,6 @@ def time_pandas_job(frame, read_s: float, workdir: Path) -> float:
 
 def time_screen(path: Path) -> tuple[float, float]:
     from chokehold.analysis.dependence import global_screen
-
     from chokehold.warehouse import open_warehouse
 
     with open_warehouse(path, read_only=True) as con, PeakRss() as mem:

@@ -6,37 +6,31 @@ from pathlib import Path
 from typing import Literal
 
 import polars as pl
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
-from chokehold.errors import DataError, UnknownValueError
+from chokehold.errors import UnknownValueError
+from chokehold.yamlfiles import Strict, load_yaml_mapping
 
 HsRevision = Literal["HS92", "HS96", "HS02", "HS07", "HS12", "HS17", "HS22"]
 HS_REVISIONS: tuple[str, ...] = ("HS92", "HS96", "HS02", "HS07", "HS12", "HS17", "HS22")
 
 
-class ProductionSource(BaseModel):
-    """Which production series the commodity's analyses use (one source, never a sum of two)."""
+class ProductionSource(Strict):
+    """The production series a commodity's analysis reads: one source, never a sum of several."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    source: str
-    unit: str
-    basis: str
+    source: str = Field(description="Source id of the production rows (e.g. world_mining_data).")
+    unit: str = Field(description="Unit of that source's rows (t, t REO, t W, ...).")
+    basis: str = Field(description="What is counted: stage and content.")
 
 
-class ContentFactor(BaseModel):
+class ContentFactor(Strict):
     """Tonnes of content (metal, oxide: the production unit's basis) per tonne of an HS line."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     factor: float = Field(gt=0, le=2)
     citation: str
 
 
-class Commodity(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class Commodity(Strict):
     id: str
     name: str
     name_zh: str | None = None
@@ -66,19 +60,7 @@ class Commodity(BaseModel):
 
 def load_commodities(path: Path) -> dict[str, Commodity]:
     """Read and validate the commodities file; errors name the file and the field."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise DataError(f"cannot read commodities: {exc}", source=path) from exc
-    commodities = {}
-    for cid, body in (raw or {}).items():
-        try:
-            commodities[cid] = Commodity(id=cid, **body)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            field = ".".join(str(p) for p in (cid, *err["loc"]))
-            raise DataError(err["msg"], source=path, field=field) from exc
-    return commodities
+    return load_yaml_mapping(path, Commodity)
 
 
 def require_commodity(commodities: dict[str, Commodity], commodity_id: str) -> Commodity:
@@ -96,9 +78,14 @@ def commodity_frames(commodities: dict[str, Commodity]) -> tuple[pl.DataFrame, p
     """The ``commodities`` and ``commodity_hs`` warehouse tables."""
     groups = pl.DataFrame(
         [{"commodity_id": c.id, "name": c.name, "name_zh": c.name_zh, "elements": c.elements,
-          "note": c.note} for c in commodities.values()],
+          "note": c.note,
+          **{f"production_{k}": getattr(c.production, k, None) for k in ("source", "unit",
+                                                                         "basis")}}
+         for c in commodities.values()],
         schema={"commodity_id": pl.String, "name": pl.String, "name_zh": pl.String,
-                "elements": pl.List(pl.String), "note": pl.String},
+                "elements": pl.List(pl.String), "note": pl.String,
+                "production_source": pl.String, "production_unit": pl.String,
+                "production_basis": pl.String},
     )
     lines = pl.DataFrame(
         [{"commodity_id": c.id, "hs_revision": rev, "hs_code": code, "description": desc}

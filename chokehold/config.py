@@ -91,6 +91,21 @@ class Settings(BaseSettings):
     vintage_keep_quarter_ends: bool = Field(
         default=True, description="... and the last vintage of every calendar quarter."
     )
+    refresh_plan: Path = Field(
+        description="What `chokehold refresh` runs with no arguments: sources and their options "
+        "(default: <data_dir>/refresh.yaml; see pipelines/plan.py).",
+    )
+    scenarios_dir: Path = Field(
+        description="Scenario definitions, NAME.yaml (default: <data_dir>/scenarios).",
+    )
+    reports_dir: Path = Field(
+        default=PROJECT_ROOT / "reports",
+        description="The Quarto project: the .qmd documents, _quarto.yml and _brand/.",
+    )
+    matrix_file: Path = Field(
+        description="The standard pack `chokehold render --all` renders "
+        "(default: <reports_dir>/matrix.yaml).",
+    )
     diff_tolerance: float = Field(
         default=0.001, ge=0,
         description="Relative change below which `chokehold diff` does not call a value revised.",
@@ -99,11 +114,17 @@ class Settings(BaseSettings):
     @model_validator(mode="before")
     @classmethod
     def _beside_the_warehouse(cls, data: Any) -> Any:
-        """Logs and vintages default to folders beside the warehouse they belong to."""
+        """Logs and vintages default to folders beside the warehouse they belong to; the plan
+        and scenarios to the data folder, the matrix to the reports folder."""
         if isinstance(data, dict):
             folder = Path(data.get("warehouse") or cls.model_fields["warehouse"].default).parent
             data.setdefault("refresh_log", folder / "logs" / "refresh.log")
             data.setdefault("vintages_dir", folder / "vintages")
+            data_dir = Path(data.get("data_dir") or cls.model_fields["data_dir"].default)
+            data.setdefault("refresh_plan", data_dir / "refresh.yaml")
+            data.setdefault("scenarios_dir", data_dir / "scenarios")
+            reports = Path(data.get("reports_dir") or cls.model_fields["reports_dir"].default)
+            data.setdefault("matrix_file", reports / "matrix.yaml")
         return data
 
     @property
@@ -145,6 +166,31 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
         return (init_settings, env_settings, toml)
+
+
+SECRET_ENV = ("COMTRADE_API_KEY", "CHOKEHOLD_COMTRADE_API_KEY")
+"""Environment variables that hold secrets: never handed to a child process."""
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets ``field`` (its alias where it has one)."""
+    alias = Settings.model_fields[field].validation_alias
+    names = getattr(alias, "choices", None)
+    return str(names[-1]) if names else f"CHOKEHOLD_{field.upper()}"
+
+
+def settings_env(settings: Settings, base: dict[str, str] | None = None) -> dict[str, str]:
+    """An environment in which ``load_settings()`` resolves to ``settings`` (every field, so a
+    report kernel or Quarto sees what the CLI saw), secrets left out."""
+    env = {k: v for k, v in (os.environ if base is None else base).items()
+           if k.upper() not in SECRET_ENV}
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        if value is None or isinstance(value, SecretStr):
+            continue
+        env[env_name(name)] = str(value)
+    env["CHOKEHOLD_CONFIG"] = str(_config_file().resolve())
+    return env
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -16,8 +16,6 @@ from typing import Any, Literal
 
 import polars as pl
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationInfo,
     field_validator,
@@ -26,7 +24,7 @@ from pydantic import (
 
 from chokehold.commodities import Commodity
 from chokehold.errors import DataError, UnknownValueError
-from chokehold.yamlfiles import load_yaml_model
+from chokehold.yamlfiles import Strict, load_yaml_model
 
 Status = Literal["in_force", "suspended", "lifted"]
 LICENCE_LEVELS = {
@@ -37,11 +35,7 @@ LICENCE_LEVELS = {
 }
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Citation(_Strict):
+class Citation(Strict):
     source: str = Field(description="The document a reader can look up: an issuer's document "
                         "number, or a publication and date (secondary sources).")
     states: str = Field(description="What this source states.")
@@ -52,7 +46,7 @@ class Citation(_Strict):
                             "announcements, can be opened.")
 
 
-class StatusPeriod(_Strict):
+class StatusPeriod(Strict):
     status: Status
     start: date
     end: date | None = None
@@ -65,7 +59,7 @@ class StatusPeriod(_Strict):
         return self
 
 
-class CoveredItem(_Strict):
+class CoveredItem(Strict):
     description: str
     commodity: str | None = None
     elements: list[str] = Field(default_factory=list)
@@ -73,7 +67,7 @@ class CoveredItem(_Strict):
     control_codes: list[str] = Field(default_factory=list)
 
 
-class Destinations(_Strict):
+class Destinations(Strict):
     scope: Literal["all", "countries", "end_use"]
     countries: list[str] = Field(default_factory=list, description="ISO3 codes.")
     end_use: str | None = Field(default=None, description="End-use or end-user condition.")
@@ -89,14 +83,14 @@ class Destinations(_Strict):
         return self
 
 
-class Extraterritorial(_Strict):
+class Extraterritorial(Strict):
     de_minimis_value_share: float = Field(gt=0, lt=1)
     elements: list[str]
     origin_iso3: str
     applies_to: str
 
 
-class Measure(_Strict):
+class Measure(Strict):
     id: str
     kind: Literal["export_control", "catalogue", "enforcement"] = "export_control"
     title: str

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import polars as pl
+
+SOURCE_ROW = "_source_row"
+"""The column in which readers keep each row's line in its file (1 = the first data row)."""
 
 
 class ChokeholdError(Exception):
@@ -43,3 +50,19 @@ class UnknownValueError(ChokeholdError):
 
 class WarehouseError(ChokeholdError):
     """The warehouse file is missing, corrupt, or of a schema this code cannot use."""
+
+
+def fail_where(frame: pl.DataFrame, condition: pl.Expr | pl.Series, *, source: str | Path,
+               field: str, message: str | Callable[[object], str],
+               show: str | None = None) -> None:
+    """Raise a DataError at the first row (lowest ``_source_row``) where ``condition`` holds,
+    naming the file, row and field; ``message`` may be a function of that row's ``show`` (or
+    ``field``) value. The one file-and-row check every reader uses."""
+    bad = frame.filter(condition)
+    if not bad.height:
+        return
+    first = bad.sort(SOURCE_ROW).row(0, named=True) if SOURCE_ROW in bad.columns \
+        else bad.row(0, named=True)
+    text = message(first.get(show or field)) if callable(message) else message
+    row = first.get(SOURCE_ROW)
+    raise DataError(text, source=source, row=int(row) if row is not None else None, field=field)

@@ -13,20 +13,19 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import polars as pl
 
-from chokehold.config import PROJECT_ROOT, Settings, load_settings
+from chokehold.config import Settings, load_settings
 from chokehold.errors import ChokeholdError, UnknownValueError
 from chokehold.pipelines._common import sha256_file
+from chokehold.provenance import code_revision
 from chokehold.warehouse.schema import table_specs
 
 MANIFEST = "manifest.json"
@@ -52,19 +51,6 @@ def snapshot_tables() -> list[str]:
     """Every dataset (a view, not the tables it is stored in) except the bookkeeping tables."""
     return [name for name, spec in table_specs().items()
             if name not in BOOKKEEPING_TABLES and spec.part_of is None]
-
-
-@cache
-def code_revision() -> str | None:
-    """``git describe``-like revision of the code (``<sha>`` or ``<sha>-dirty``), if in a checkout."""
-    try:
-        sha = subprocess.run(["git", "-C", str(PROJECT_ROOT), "rev-parse", "--short=12", "HEAD"],
-                             capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(PROJECT_ROOT), "diff", "--quiet", "HEAD", "--"],
-                               capture_output=True, timeout=10, check=False).returncode != 0
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return f"{sha}-dirty" if dirty else sha
 
 
 def _quiet(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:

@@ -9,8 +9,10 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import yaml
+from pydantic import Field
 
 from chokehold.errors import DataError
+from chokehold.yamlfiles import Strict
 
 
 def sha256_file(path: Path) -> str:
@@ -82,3 +84,10 @@ def read_csv_strict(path: Path, schema: dict[str, pl.DataType]) -> pl.DataFrame:
         raise DataError(f"value {value!r} does not parse as {dtype}", source=path, row=row,
                         field=col)
     return frame
+
+
+class FileOptions(Strict):
+    """Options of a file source: its input files (``--path``, or ``path:`` in the refresh plan,
+    where relative paths are under raw_dir)."""
+
+    path: list[Path] | None = Field(default=None, description="Input files.")

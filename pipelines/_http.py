@@ -39,7 +39,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SECRET_PARAMS = frozenset({"subscription-key", "api_key", "apikey", "key", "token"})
 DEFAULT_SECRET_HEADERS = frozenset({"ocp-apim-subscription-key", "authorization", "x-api-key"})
-REDACTED = "***"
 
 
 class FetchError(ChokeholdError):

@@ -22,9 +22,9 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from chokehold.config import Settings
+from chokehold.provenance import REDACTED
 
 LOGGER_NAME = "chokehold"
-REDACTED = "[REDACTED]"
 MAX_WARNINGS = 50
 RETRY_MESSAGE = re.compile(r"\bretrying\b", re.IGNORECASE)
 """A WARNING that says it is retrying counts as a retry (tenacity's ``before_sleep_log`` says

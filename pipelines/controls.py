@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 
 import duckdb
-from chokehold.pipelines._common import files_fingerprint
 
 from chokehold.commodities import load_commodities
 from chokehold.config import Settings
 from chokehold.controls import load_registry, registry_frames
+from chokehold.pipelines._common import files_fingerprint
 from chokehold.warehouse import LoadResult, load_frame
 
 SOURCE_ID = "chokehold_registry"

@@ -17,19 +17,24 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+
+from chokehold.config import Settings
+from chokehold.errors import DataError
 from chokehold.pipelines._common import (
+    FileOptions,
     files_fingerprint,
     read_csv_strict,
     read_sidecar,
     sha256_file,
 )
 from chokehold.pipelines.price_units import CURRENCIES
-
-from chokehold.config import Settings
-from chokehold.errors import DataError
 from chokehold.warehouse import LoadResult, load_frame
 
 BUNDLED_FILE = "fx_usd_monthly_h10.csv"
+Options = FileOptions
+"""Options: daily rate files (``path``) beside the bundled monthly means."""
+SOURCE_ID = "fed_h10"
+"""The bundled monthly means' source (their sidecar's source_id): what a load of fx records."""
 FRED_SOURCE = "fed_h10_daily"
 FILE_SOURCE = "fx_user_file"
 FRED_PAIRS: dict[str, tuple[str, str]] = {

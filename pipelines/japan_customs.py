@@ -16,13 +16,17 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-from chokehold.pipelines._common import read_sidecar, sha256_file
 
 from chokehold.config import Settings
-from chokehold.errors import ChokeholdError, DataError
+from chokehold.errors import ChokeholdError, DataError, fail_where
+from chokehold.pipelines._common import FileOptions, read_sidecar, sha256_file
 from chokehold.warehouse import Load, LoadResult, load_frames, read_query
 
 SOURCE_ID = "japan_customs"
+DEPENDS_ON = ("reference", "fx")
+"""Yen values become USD at the warehouse's FX rates: fx loads first where missing."""
+Options = FileOptions
+"""Options: the input files (``path``)."""
 CODES_FILE = "reference/japan_customs_country_codes.csv"
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 KEY_COLUMNS = ("Exp or Imp", "Year", "HS", "Country", "Unit1", "Unit2")
@@ -116,11 +120,8 @@ def to_long(raw: pl.DataFrame, origin: Path) -> pl.DataFrame:
 
 
 def _fail(frame: pl.DataFrame, condition: pl.Expr, origin: Path, field: str, what: str) -> None:
-    bad = frame.filter(condition)
-    if bad.height:
-        value = bad[field][0] if field in bad.columns else None
-        raise DataError(f"value {value!r} {what}", source=origin,
-                        row=int(bad["_source_row"].min()), field=field)
+    fail_where(frame, condition, source=origin, field=field,
+               message=lambda value: f"value {value!r} {what}")
 
 
 def usd_per_jpy(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:

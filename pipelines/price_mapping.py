@@ -23,16 +23,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
+from pydantic import Field, field_validator, model_validator
+
+from chokehold.errors import DataError, UnknownValueError
 from chokehold.pipelines.price_units import (
     PriceUnit,
     normalise_unit,
     parse_price_unit,
     scaled_currency,
 )
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
-from chokehold.errors import DataError, UnknownValueError
-from chokehold.yamlfiles import load_yaml_model
+from chokehold.yamlfiles import Strict, load_yaml_model
 
 DEFAULT_DATE_FORMATS: tuple[str, ...] = (
     "%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日", "%d-%b-%y", "%d-%b-%Y", "%d %b %Y",
@@ -51,11 +51,7 @@ truncated last line): it is refused, never skipped as a footnote."""
 Frequency = Literal["daily", "weekly", "monthly", "irregular"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SourceSpec(_Strict):
+class SourceSpec(Strict):
     """Who publishes the prices and on what terms (loaded into the ``sources`` table)."""
 
     id: str = Field(pattern=r"^[a-z0-9_]+$")
@@ -66,7 +62,7 @@ class SourceSpec(_Strict):
     citation: str | None = None
 
 
-class SeriesSpec(_Strict):
+class SeriesSpec(Strict):
     """One price series in the file: where its price is, and what it measures."""
 
     id: str = Field(pattern=r"^[a-z0-9_]+$", description="Stable series id (prices.series_id).")
@@ -129,7 +125,7 @@ class SeriesSpec(_Strict):
         return [c for c in (self.value, self.low, self.high) if c is not None]
 
 
-class PriceMapping(_Strict):
+class PriceMapping(Strict):
     """How to read one vendor's price files."""
 
     id: str = Field(pattern=r"^[a-z0-9_]+$")

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-from chokehold.pipelines._common import files_fingerprint, sha256_file
-from chokehold.pipelines.price_mapping import PriceMapping, load_mappings, read_price_file
-from chokehold.pipelines.price_units import UNITS_FILE, load_vat, units_frame, vat_frame
 
 from chokehold.commodities import load_commodities
 from chokehold.config import Settings
 from chokehold.errors import DataError
+from chokehold.pipelines._common import files_fingerprint, sha256_file
+from chokehold.pipelines.price_mapping import PriceMapping, load_mappings, read_price_file
+from chokehold.pipelines.price_units import UNITS_FILE, load_vat, units_frame, vat_frame
 from chokehold.warehouse import LoadResult, load_frame, read_query
 
 VAT_SOURCE = "chokehold_vat_rates"

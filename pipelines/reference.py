@@ -12,12 +12,12 @@ from importlib.metadata import version
 import duckdb
 import polars as pl
 import yaml
-from chokehold.pipelines._common import files_fingerprint
-from chokehold.pipelines._packaged import geopolrisk_file
 
 from chokehold.commodities import commodity_frames, load_commodities
 from chokehold.config import Settings
 from chokehold.countries import m49_codes, reference_countries
+from chokehold.pipelines._common import files_fingerprint
+from chokehold.pipelines._packaged import geopolrisk_file
 from chokehold.warehouse import LoadResult, load_frame
 
 SOURCE_ID = "chokehold_reference"

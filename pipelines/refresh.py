@@ -17,9 +17,10 @@ the run is ``partial`` and the digest names the stale sources.
 A source module may define ``fingerprint(settings, **options) -> str | None``: a cheap checksum
 of its inputs (file checksums, request parameters); None, or no such function, means "always
 run" (e.g. an API whose new periods only a request reveals). The effective fingerprint also
-covers the pipeline code (every module of the pipelines package), the options and the sources
-it depends on (``DEPENDS_ON``; every source but ``reference`` depends on ``reference`` unless
-it says otherwise).
+covers the code the source runs (``plan.code_fingerprint``: its module, the chokehold modules it
+imports, the table specs), its own options and the sources it depends on (``DEPENDS_ON``; every
+source but ``reference`` depends on ``reference`` unless it says otherwise). Which sources run
+with which options is the refresh plan's business (``pipelines/plan.py``).
 """
 
 from __future__ import annotations
@@ -34,12 +35,15 @@ import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import duckdb
+from rich.progress import Progress
+
+from chokehold import vintages
+from chokehold.config import Settings
+from chokehold.errors import ChokeholdError, DataError
 from chokehold.pipelines import OFFLINE_SOURCES, source_module
 from chokehold.pipelines._runlog import (
     REDACTED,
@@ -49,11 +53,7 @@ from chokehold.pipelines._runlog import (
     describe_periods,
     run_logging,
 )
-from rich.progress import Progress
-
-from chokehold import vintages
-from chokehold.config import Settings
-from chokehold.errors import ChokeholdError, DataError
+from chokehold.pipelines.plan import code_fingerprint, depends_on
 from chokehold.warehouse import LoadResult, first_row, open_warehouse, spec
 from chokehold.warehouse.staging import (
     LockHolder,
@@ -67,7 +67,6 @@ from chokehold.warehouse.staging import (
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_PARTIAL, EXIT_FAILED = 0, ChokeholdError.exit_code, 3, 4
 EXIT_BUSY = RefreshBusyError.exit_code
-BASE_SOURCE = "reference"
 
 
 class RefreshFailedError(ChokeholdError):
@@ -177,44 +176,45 @@ def new_run_id(started: datetime) -> str:
 # Fingerprints
 
 
-def _depends_on(name: str, module: ModuleType) -> tuple[str, ...]:
-    return tuple(getattr(module, "DEPENDS_ON", () if name == BASE_SOURCE else (BASE_SOURCE,)))
-
-
-@cache
-def pipelines_code() -> str:
-    """Checksum of the pipeline code: a changed connector re-runs its sources once."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
-
-
 def fingerprints(names: Sequence[str], settings: Settings, options: dict[str, Any]
                  ) -> dict[str, str | None]:
-    """Effective fingerprint of each source (None: the source always runs)."""
+    """Effective fingerprint of each source (None: the source always runs): its own input
+    checksum, the code it runs, its own options (``options_of``) and its dependencies'."""
     found: dict[str, str | None] = {}
 
     def of(name: str) -> str | None:
         if name not in found:
             module = source_module(name)
+            own_options = options_of(name, options)
             own = getattr(module, "fingerprint", None)
             try:
-                value = own(settings, **options) if own else None
+                value = own(settings, **own_options) if own else None
             except Exception:  # noqa: BLE001 (the source itself will then report the problem)
                 value = None
-            deps = [of(d) for d in _depends_on(name, module)]
+            deps = [of(d) for d in depends_on(name, module)]
             if value is None or any(d is None for d in deps):
                 found[name] = None
             else:
                 found[name] = hashlib.sha256(json.dumps(
-                    [value, pipelines_code(), deps, options], sort_keys=True, default=str
-                ).encode()).hexdigest()[:32]
+                    [value, code_fingerprint(name), deps, own_options], sort_keys=True,
+                    default=str).encode()).hexdigest()[:32]
         return found[name]
 
     for name in names:
         of(name)
     return {name: found[name] for name in names}
+
+
+PER_SOURCE = "per_source"
+"""Key of ``options`` holding each source's own options (the plan's), by source."""
+
+
+def options_of(name: str, options: dict[str, Any]) -> dict[str, Any]:
+    """A source's own options where the run gives them per source, else the shared ones."""
+    per_source = options.get(PER_SOURCE) or {}
+    if name in per_source:
+        return dict(per_source[name])
+    return {k: v for k, v in options.items() if k != PER_SOURCE}
 
 
 def stored_fingerprints(warehouse: Path) -> dict[str, str | None]:
@@ -270,7 +270,7 @@ def run_source(con: duckdb.DuckDBPyConnection, settings: Settings, name: str,
     bad_input = False
     with collecting() as stats:
         try:
-            results = source_module(name).refresh(con, settings, **options)
+            results = source_module(name).refresh(con, settings, **options_of(name, options))
             error = None
         except Exception as exc:  # noqa: BLE001 (any failure of a source is reported, not raised)
             results, error = [], redact(f"{type(exc).__name__}: {exc}")
@@ -325,8 +325,12 @@ def _record_failed_run(warehouse: Path, run: dict[str, Any], outcomes: list[Sour
 
 def refresh_warehouse(settings: Settings, sources: Sequence[str] | None = None,
                       options: dict[str, Any] | None = None, *, allow_partial: bool = False,
-                      force: bool = False, show_progress: bool = False) -> RefreshOutcome:
+                      force: bool = False, show_progress: bool = False,
+                      source_options: dict[str, dict[str, Any]] | None = None) -> RefreshOutcome:
     """Refresh ``sources`` (default: the offline ones) atomically; see the module docstring.
+
+    ``options`` go to every source; ``source_options`` (the refresh plan's) give each named
+    source its own instead.
 
     Raises RefreshBusyError when another refresh holds the lock past the wait, and
     RefreshFailedError (after recording the run) when a source fails without ``allow_partial``.
@@ -335,6 +339,8 @@ def refresh_warehouse(settings: Settings, sources: Sequence[str] | None = None,
     for name in names:
         source_module(name)  # unknown names fail here, before anything runs
     options = dict(options or {})
+    if source_options:
+        options[PER_SOURCE] = source_options
     started = _now()
     run_id = new_run_id(started)
     redact = Redactor(settings)

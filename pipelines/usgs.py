@@ -23,13 +23,15 @@ from pathlib import Path
 import country_converter as coco
 import duckdb
 import polars as pl
-from chokehold.pipelines._common import sha256_file
 
 from chokehold.config import Settings
-from chokehold.errors import ChokeholdError, DataError
+from chokehold.errors import ChokeholdError, DataError, fail_where
+from chokehold.pipelines._common import FileOptions, sha256_file
 from chokehold.warehouse import LoadResult, load_frame
 
 SOURCE_ID = "usgs"
+Options = FileOptions
+"""Options: the input files (``path``)."""
 COMMODITIES = {  # USGS name -> (commodity id, stored unit of world production, stage)
     "rare earths": ("rare_earths", "t REO", "mine"),
     "antimony": ("antimony", "t Sb", "mine"),
@@ -111,10 +113,8 @@ def _check_world(parts: pl.DataFrame, world: pl.DataFrame, origin: Path) -> None
 
 
 def _fail(frame: pl.DataFrame, condition: pl.Expr, origin: Path, field: str, what: str) -> None:
-    bad = frame.filter(condition)
-    if bad.height:
-        raise DataError(f"value {bad[field][0]!r} {what}", source=origin,
-                        row=int(bad["_source_row"].min()), field=field)
+    fail_where(frame, condition, source=origin, field=field,
+               message=lambda value: f"value {value!r} {what}")
 
 
 def read_long(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -11,11 +11,11 @@ import sqlite3
 
 import duckdb
 import polars as pl
-from chokehold.pipelines._common import files_fingerprint, sha256_file
-from chokehold.pipelines._packaged import geopolrisk_file
 
 from chokehold.config import Settings
 from chokehold.errors import DataError
+from chokehold.pipelines._common import files_fingerprint, sha256_file
+from chokehold.pipelines._packaged import geopolrisk_file
 from chokehold.warehouse import LoadResult, load_frame
 
 SOURCE_ID = "world_mining_data"

@@ -10,10 +10,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from chokehold.pipelines import OFFLINE_SOURCES
-from chokehold.pipelines.refresh import run_sources
 
 from chokehold.config import PROJECT_ROOT, Settings, load_settings
+from chokehold.pipelines import OFFLINE_SOURCES
+from chokehold.pipelines.refresh import run_sources
 from chokehold.warehouse import open_warehouse
 
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"

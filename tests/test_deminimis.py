@@ -8,9 +8,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from chokehold.analysis.deminimis import deminimis, read_bom
 from typer.testing import CliRunner
 
+from chokehold.analysis.deminimis import deminimis, read_bom
 from chokehold.cli import app
 from chokehold.commodities import load_commodities
 from chokehold.config import PROJECT_ROOT

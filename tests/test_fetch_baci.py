@@ -15,10 +15,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from chokehold.pipelines.baci_fetch import DownloadError, download
 
 from chokehold.config import PROJECT_ROOT
 from chokehold.errors import ChokeholdError, DataError
+from chokehold.pipelines.baci_fetch import DownloadError, download
 
 SAMPLE = PROJECT_ROOT / "data" / "samples" / "baci" / "BACI_HS17_V202501.zip"
 NAME = "/DATA_DOWNLOAD/baci/data/BACI_HS17_V202501.zip"

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+
 from chokehold.analysis.shares import hhi, partner_shares, supplier_share
+from chokehold.config import PROJECT_ROOT, load_settings
+from chokehold.errors import DataError
 from chokehold.pipelines import OFFLINE_SOURCES
 from chokehold.pipelines._packaged import geopolrisk_file
 from chokehold.pipelines.refresh import run_sources
-
-from chokehold.config import PROJECT_ROOT, load_settings
-from chokehold.errors import DataError
 from chokehold.warehouse import open_warehouse, read_query
 
 REE_LINES = ("280530", "284610", "284690")

@@ -10,9 +10,9 @@ import numpy as np
 import polars as pl
 import pytest
 import statsmodels.api as sm
-from chokehold.analysis.events import event_dates, event_study, hac_change, newey_west_lags
 from typer.testing import CliRunner
 
+from chokehold.analysis.events import event_dates, event_study, hac_change, newey_west_lags
 from chokehold.cli import app
 from chokehold.commodities import load_commodities
 from chokehold.config import PROJECT_ROOT

@@ -8,6 +8,8 @@ from pathlib import Path
 import openpyxl
 import polars as pl
 import pytest
+
+from chokehold.errors import DataError
 from chokehold.pipelines.price_mapping import (
     PriceMapping,
     header_names,
@@ -16,8 +18,6 @@ from chokehold.pipelines.price_mapping import (
     parse_price,
     read_price_file,
 )
-
-from chokehold.errors import DataError
 
 SOURCE = {"id": "test_vendor", "publisher": "Test Vendor", "title": "Test prices",
           "licence": "test", "url": "https://example.invalid"}

@@ -7,7 +7,10 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+
 from chokehold.analysis.price_gap import price_gap
+from chokehold.config import PROJECT_ROOT
+from chokehold.errors import DataError, UnknownValueError
 from chokehold.pipelines.fx import read_daily_fx
 from chokehold.pipelines.fx import refresh as refresh_fx
 from chokehold.pipelines.price_units import (
@@ -17,9 +20,6 @@ from chokehold.pipelines.price_units import (
     usd_per_tonne,
     vat_on,
 )
-
-from chokehold.config import PROJECT_ROOT
-from chokehold.errors import DataError, UnknownValueError
 from chokehold.warehouse import load_frame, open_warehouse, read_query
 
 SEED_DAY = date(2025, 5, 7)

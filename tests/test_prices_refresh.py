@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from chokehold.pipelines.prices import refresh
 
 from chokehold.config import PROJECT_ROOT, load_settings
 from chokehold.errors import DataError
+from chokehold.pipelines.prices import refresh
 from chokehold.warehouse import open_warehouse, read_query
 
 VENDOR = {
@@ -84,6 +84,7 @@ def test_a_bad_file_loads_nothing_and_names_file_row_and_column(project) -> None
         assert _count(con, "SELECT count(*) FROM prices WHERE date >= '2025-07-01'") == 0
 
 
+@pytest.mark.slow
 def test_cli_refresh_prices_exits_non_zero_on_bad_input(project, tmp_path: Path) -> None:
     settings, files = project
     (files / "2025-08.csv").write_text("日期,锑锭\n2025/8/1,186500\n2025/8/1,190000\n",

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from chokehold.config import PROJECT_ROOT, load_settings
+from chokehold.errors import DataError, UnknownValueError
 from chokehold.pipelines.price_units import (
     UNITS_FILE,
     PriceUnit,
@@ -16,9 +19,6 @@ from chokehold.pipelines.price_units import (
     vocabulary,
 )
 from chokehold.pipelines.prices import refresh
-
-from chokehold.config import PROJECT_ROOT, load_settings
-from chokehold.errors import DataError, UnknownValueError
 from chokehold.warehouse import open_warehouse, read_query
 
 SMM_SOURCE = {"id": "smm_test", "publisher": "Shanghai Metals Market (SMM)",
@@ -178,6 +178,7 @@ def test_asian_metal_style_xlsx_in_yuan_per_kilogram(tmp_path: Path) -> None:
     import datetime as dt
 
     import openpyxl
+
     from chokehold.pipelines.price_mapping import PriceMapping, read_price_file
 
     book = openpyxl.Workbook()

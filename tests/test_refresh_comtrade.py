@@ -9,13 +9,15 @@ import shutil
 from pathlib import Path
 
 import pytest
-from chokehold.pipelines.refresh import refresh_warehouse
 from fakesources import months, register, write_fx
 from fakesources.comtrade_api import app
 from faultserver import FAULTS, App, FaultServer
 
 from chokehold.config import load_settings
+from chokehold.pipelines.refresh import refresh_warehouse
 from chokehold.warehouse import open_warehouse
+
+pytestmark = pytest.mark.slow  # end-to-end: `make test-fast` leaves it out
 
 SENTINEL = "SENTINEL-COMTRADE-KEY-5d1c"
 # Three reporters, two lines, one flow, twelve months: the keyless preview endpoint (500 rows a

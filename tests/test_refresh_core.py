@@ -12,6 +12,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from fakesources import data_state, months, register, write_fx, write_prices
+
+from chokehold.cli import main
+from chokehold.errors import DataError
 from chokehold.pipelines.refresh import (
     EXIT_BUSY,
     EXIT_FAILED,
@@ -19,10 +23,6 @@ from chokehold.pipelines.refresh import (
     RefreshFailedError,
     refresh_warehouse,
 )
-from fakesources import data_state, months, register, write_fx, write_prices
-
-from chokehold.cli import main
-from chokehold.errors import DataError
 from chokehold.warehouse import first_row, open_warehouse, read_query
 from chokehold.warehouse.staging import (
     RefreshBusyError,
@@ -115,6 +115,7 @@ def test_failed_source_leaves_the_warehouse_untouched_and_records_the_run(tiny) 
     assert not staging_path(settings.warehouse).exists()
 
 
+@pytest.mark.slow
 def test_allow_partial_publishes_the_others_and_names_the_stale_source(tiny) -> None:
     settings, options, folder = tiny
     refresh_warehouse(settings, SOURCES, options)
@@ -219,6 +220,7 @@ def run_cli(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
     return 0
 
 
+@pytest.mark.slow
 def test_cli_exit_codes_and_listings(tiny, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     settings, _, folder = tiny
     base = ["--warehouse", str(settings.warehouse)]
@@ -282,6 +284,7 @@ def test_run_record_counts_match_load_runs(tiny) -> None:
 def test_sources_report_retries_warnings_and_periods_by_call_or_by_log() -> None:
     import logging
 
+    from chokehold.config import load_settings
     from chokehold.pipelines._runlog import (
         collecting,
         note_periods,
@@ -289,8 +292,6 @@ def test_sources_report_retries_warnings_and_periods_by_call_or_by_log() -> None
         note_warning,
         run_logging,
     )
-
-    from chokehold.config import load_settings
 
     note_retry()  # outside a refresh: ignored
     log = logging.getLogger("chokehold.pipelines._http")

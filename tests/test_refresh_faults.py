@@ -14,20 +14,22 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from fakesources import data_state, install, months, register, run_refresh, write_fx
+from fakesources.httpfx import app
+from faultserver import FAULTS, FaultServer
+
+from chokehold.config import load_settings
 from chokehold.pipelines.refresh import (
     EXIT_BUSY,
     EXIT_FAILED,
     RefreshFailedError,
     refresh_warehouse,
 )
-from fakesources import data_state, install, months, register, run_refresh, write_fx
-from fakesources.httpfx import app
-from faultserver import FAULTS, FaultServer
-
-from chokehold.config import load_settings
 from chokehold.vintages import MANIFEST
 from chokehold.warehouse import open_warehouse
 from chokehold.warehouse.staging import integrity_problems
+
+pytestmark = pytest.mark.slow  # end-to-end: `make test-fast` leaves it out
 
 SENTINEL = "SENTINEL-KEY-7f3a9c1e"
 KILL_TRIALS = 20

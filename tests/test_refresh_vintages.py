@@ -9,11 +9,11 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
-from chokehold.pipelines.refresh import refresh_warehouse
 from fakesources import months, tiny_settings, write_fx
 
 from chokehold.config import PROJECT_ROOT
 from chokehold.errors import UnknownValueError
+from chokehold.pipelines.refresh import refresh_warehouse
 from chokehold.vintages import diff_vintages, open_vintage, read_manifest, retained
 from chokehold.warehouse import open_warehouse
 
@@ -64,6 +64,7 @@ def test_same_data_same_content_hash(tiny, tmp_path: Path) -> None:
     assert a.vintage_id == b.vintage_id
 
 
+@pytest.mark.slow
 def test_diff_new_periods_and_revisions_beyond_tolerance(tiny) -> None:
     settings, options, folder = tiny
     first = refresh_warehouse(settings, SOURCES, options)
@@ -129,6 +130,7 @@ def test_retention_keeps_last_n_and_quarter_ends() -> None:
     assert retained(published, 20, False) == {v for v, _ in published}
 
 
+@pytest.mark.slow
 def test_retention_prunes_old_vintage_folders(tiny, tmp_path: Path) -> None:
     _, options, folder = tiny
     settings = tiny_settings(tmp_path / "kept", vintage_keep_last=2,
@@ -160,6 +162,7 @@ def test_orphan_snapshot_of_a_killed_run_is_removed_others_kept(tiny) -> None:
     assert "removed" in settings.refresh_log.read_text()
 
 
+@pytest.mark.slow
 def test_digest_report_reads_the_diff_of_the_two_newest_vintages(tiny) -> None:
     from chokehold.render import data
 

@@ -35,6 +35,7 @@ def test_a_chart_description_comes_back_as_the_same_chart() -> None:
     assert back.markers[0].x == date(2024, 1, 1)
 
 
+@pytest.mark.slow
 def test_svg_keeps_the_title_as_text_and_png_is_a_png() -> None:
     chart = Chart(title="China supplied 38% of Japan's rare earths imports in 2024",
                   y_label="share (%)", source="Source: CEPII, BACI", percent=True,

@@ -13,19 +13,21 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from pptx import Presentation
+from pptx.enum.shapes import MSO_SHAPE_TYPE
+from pypdf import PdfReader
+
 from chokehold.analysis.events import event_dates, event_study
 from chokehold.analysis.price_gap import price_gap
 from chokehold.analysis.scenarios import store
 from chokehold.analysis.scenarios.exposure import run_one
 from chokehold.analysis.scenarios.spec import load_scenario
-from pptx import Presentation
-from pptx.enum.shapes import MSO_SHAPE_TYPE
-from pypdf import PdfReader
-
 from chokehold.commodities import load_commodities
 from chokehold.controls import load_registry, select_measures
 from chokehold.render.engine import Job, Renderer
 from chokehold.warehouse import open_warehouse
+
+pytestmark = pytest.mark.slow  # end-to-end: `make test-fast` leaves it out
 
 DOCUMENTS = ["control-exposure", "price-gap", "briefing", "monthly-digest"]
 FORMATS = ["html", "revealjs", "pptx", "pdf"]
@@ -281,3 +283,23 @@ def test_digest_lists_measures_in_force(rendered, built_warehouse) -> None:
     html = _text(rendered["monthly-digest"]["html"])
     assert titles and all(t in html for t in titles)
     assert f"{len(titles)} measures in force on 2025-12-01" in html
+
+
+def test_cli_and_rendered_report_print_the_same_figures(rendered, built_warehouse,
+                                                        capsys) -> None:
+    """`chokehold trade shares` and the control-exposure report read the same layer: China's
+    2024 share of Japan's rare-earth imports and the HHI, as the CLI prints them, are in the
+    rendered HTML."""
+    import json
+
+    from tests.helpers import run_cli
+
+    result = run_cli(capsys, "--warehouse", str(built_warehouse), "trade", "shares", "-i",
+                     "JPN", "-c", "rare_earths", "--format", "json")
+    rows = [r for r in json.loads(result.stdout) if r["period"] == "2024-01-01"]
+    china = next(r for r in rows if r["partner_iso3"] == "CHN")
+    html = _text(rendered["control-exposure"]["html"])
+    assert f"{china['share']:.1%}" in html and f"{china['hhi']:.3f}" in html
+    production = run_cli(capsys, "--warehouse", str(built_warehouse), "trade", "production",
+                         "-c", "rare_earths", "--country", "JPN", "--format", "json")
+    assert production.exit_code == 0, production.stderr

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from chokehold.analysis.scenarios.spec import schema_json
 from typer.testing import CliRunner
 
+from chokehold.analysis.scenarios.spec import schema_json
 from chokehold.cli import app
 from chokehold.errors import ChokeholdError, UnknownValueError
 
@@ -86,6 +86,7 @@ def test_bad_input_is_a_clear_error_and_writes_nothing(warehouse_copy: Path, arg
         assert con.execute("SELECT count(*) FROM scenario_runs").fetchall()[0][0] == 0
 
 
+@pytest.mark.slow
 def test_save_is_idempotent_and_keeps_full_parameters(warehouse_copy: Path):
     for _ in range(2):
         out = json.loads(invoke(warehouse_copy, *RUN, "--save").stdout)

@@ -14,14 +14,14 @@ import duckdb
 import numpy as np
 import polars as pl
 import pytest
+from typer.testing import CliRunner
+
 from chokehold.analysis.scenarios import asof, store
 from chokehold.analysis.scenarios.backtest import month_weights, years_for
 from chokehold.analysis.scenarios.exposure import exposure_matrix, modelled, resolve_case
 from chokehold.analysis.scenarios.flags import FLAGS
 from chokehold.analysis.scenarios.model import run
 from chokehold.analysis.scenarios.spec import load_scenario
-from typer.testing import CliRunner
-
 from chokehold.cli import app
 from chokehold.commodities import load_commodities
 from chokehold.config import PROJECT_ROOT

@@ -8,6 +8,11 @@ from datetime import date
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+from scipy.special import betaincinv
+
 from chokehold.analysis.scenarios.distributions import Beta, Fixed, Triangular, Uniform
 from chokehold.analysis.scenarios.exposure import exposure_matrix, resolve_for
 from chokehold.analysis.scenarios.model import (
@@ -25,11 +30,6 @@ from chokehold.analysis.scenarios.spec import (
     load_scenario,
     resolve,
 )
-from hypothesis import given
-from hypothesis import settings as hsettings
-from hypothesis import strategies as st
-from scipy.special import betaincinv
-
 from chokehold.commodities import load_commodities
 from chokehold.config import PROJECT_ROOT
 from chokehold.controls import load_registry

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from chokehold.analysis.scenarios.spec import (
     PARAMETERS,
     DataValue,
@@ -13,7 +14,6 @@ from chokehold.analysis.scenarios.spec import (
     resolve,
     schema_json,
 )
-
 from chokehold.config import PROJECT_ROOT
 from chokehold.errors import ChokeholdError, DataError, UnknownValueError
 

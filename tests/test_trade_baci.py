@@ -8,9 +8,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from chokehold.pipelines import baci
 
 from chokehold.errors import DataError
+from chokehold.pipelines import baci
 from chokehold.warehouse import LoadResult, open_warehouse, read_query
 
 COUNTRIES = """country_code,country_name,country_iso2,country_iso3

@@ -7,12 +7,12 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from chokehold.pipelines import comtrade
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from chokehold.config import load_settings
 from chokehold.errors import ChokeholdError, DataError
+from chokehold.pipelines import comtrade
 from chokehold.warehouse import open_warehouse, read_query
 
 KEY = "test-subscription-key-123"
@@ -218,6 +218,7 @@ def test_unknown_reporter_lists_valid(cfg):
         comtrade.refresh(con, settings, reporters="XXQ", hs="284690", years="2023")
 
 
+@pytest.mark.slow
 def test_cli_refresh_comtrade_error_exits_nonzero(httpserver: HTTPServer, warehouse_copy,
                                                   tmp_path, monkeypatch):
     import subprocess

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from chokehold.analysis import dependence
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from chokehold.analysis import dependence
 from chokehold.cli import app
 from chokehold.errors import ChokeholdError
 from chokehold.warehouse import open_warehouse, read_query

@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from chokehold.pipelines._http import Fetcher, FetchError, parse_retry_after, redact_url
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
+
+from chokehold.pipelines._http import Fetcher, FetchError, parse_retry_after, redact_url
 
 SECRET = "s3cr3t-key-value"
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from chokehold.pipelines import japan_customs
 
 from chokehold.config import load_settings
 from chokehold.errors import DataError
+from chokehold.pipelines import japan_customs
 from chokehold.warehouse import open_warehouse, read_query
 
 MONTHS = japan_customs.MONTHS

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from chokehold.pipelines import usgs
 
 from chokehold.errors import DataError
+from chokehold.pipelines import usgs
 from chokehold.warehouse import open_warehouse, read_query
 
 LONG_HEADER = "commodity,table,section,subsection,label_or_country,year,value_raw,units_note,source_pdf"

@@ -27,11 +27,11 @@ from datetime import date
 
 import numpy as np
 import polars as pl
+
 from chokehold.analysis.scenarios.exposure import modelled, resolve_case
 from chokehold.analysis.scenarios.inputs import with_content
 from chokehold.analysis.scenarios.model import sample, simulate
 from chokehold.analysis.scenarios.spec import ScenarioSpec
-
 from chokehold.commodities import Commodity
 from chokehold.controls import Measure
 from chokehold.errors import ChokeholdError

@@ -11,6 +11,7 @@ from datetime import date
 
 import numpy as np
 import polars as pl
+
 from chokehold.analysis.scenarios.inputs import covered_lines, scope_share, trade_inputs
 from chokehold.analysis.scenarios.model import Result, run, sample, simulate, summarise
 from chokehold.analysis.scenarios.spec import (
@@ -20,7 +21,6 @@ from chokehold.analysis.scenarios.spec import (
     ScenarioSpec,
     resolve,
 )
-
 from chokehold.commodities import Commodity
 from chokehold.controls import Measure
 from chokehold.errors import ChokeholdError, UnknownValueError

@@ -12,9 +12,9 @@ small difference of two large gross flows is replaced by imports (``non_credible
 from __future__ import annotations
 
 import polars as pl
+
 from chokehold.analysis.scenarios.flags import CREDIBLE_NET_SHARE, THIN_TRADE_USD
 from chokehold.analysis.scenarios.spec import DataValue
-
 from chokehold.commodities import Commodity
 from chokehold.controls import Measure
 

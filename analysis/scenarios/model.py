@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+
 from chokehold.analysis.scenarios.flags import SATURATION_SHARE
 from chokehold.analysis.scenarios.spec import SAMPLED_ORDER, ResolvedParameter
 

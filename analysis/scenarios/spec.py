@@ -21,13 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from chokehold.analysis.scenarios.distributions import (
-    Derived,
-    Distribution,
-    Fixed,
-    Sampled,
-    parse_distribution,
-)
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -38,6 +31,13 @@ from pydantic import (
     model_validator,
 )
 
+from chokehold.analysis.scenarios.distributions import (
+    Derived,
+    Distribution,
+    Fixed,
+    Sampled,
+    parse_distribution,
+)
 from chokehold.errors import ChokeholdError, DataError, UnknownValueError
 
 INF = math.inf

@@ -9,10 +9,10 @@ from datetime import UTC, date, datetime
 
 import duckdb
 import polars as pl
+
 from chokehold.analysis.scenarios import asof
 from chokehold.analysis.scenarios.asof import DataMode, mode_line
 from chokehold.analysis.scenarios.model import Result
-
 from chokehold.commodities import Commodity
 from chokehold.errors import WarehouseError
 from chokehold.warehouse import first_row, load_frame, read_query

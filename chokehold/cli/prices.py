@@ -7,6 +7,8 @@ from typing import Annotated
 import polars as pl
 import typer
 
+from chokehold.analysis.defaults import EVENT_WINDOW
+from chokehold.analysis.price_gap import DEFAULT_MAX_CARRY_DAYS
 from chokehold.cli._shared import FORMAT_OPTION, OutputFormat, emit, open_read, settings_of
 from chokehold.commodities import load_commodities
 from chokehold.config import Settings
@@ -54,7 +56,7 @@ def list_series(ctx: typer.Context,
 @prices_app.command("gap")
 def gap(ctx: typer.Context,
         commodity: Annotated[str, COMMODITY_OPTION] = "antimony",
-        max_carry_days: Annotated[int, CARRY_OPTION] = 7,
+        max_carry_days: Annotated[int, CARRY_OPTION] = DEFAULT_MAX_CARRY_DAYS,
         complete_only: Annotated[bool, typer.Option(
             "--complete-only", help="Only dates where both prices are there.")] = False,
         fmt: Annotated[OutputFormat, FORMAT_OPTION] = OutputFormat.table) -> None:
@@ -80,14 +82,15 @@ def gap(ctx: typer.Context,
 @prices_app.command("events")
 def events(ctx: typer.Context,
            commodity: Annotated[str, COMMODITY_OPTION] = "antimony",
-           window: Annotated[int, typer.Option(min=1, help="Window length on each side.")] = 3,
+           window: Annotated[int, typer.Option(min=1, help="Window length on each side.")
+                             ] = EVENT_WINDOW[0],
            unit: Annotated[str, typer.Option(
                help="months, days (calendar) or trading_days (the series' observations).")
-           ] = "months",
+           ] = EVENT_WINDOW[1],
            maxlags: Annotated[int | None, typer.Option(
                min=0, help="HAC lags (default: Newey-West rule floor(4 (n/100)^(2/9))).")
            ] = None,
-           max_carry_days: Annotated[int, CARRY_OPTION] = 7,
+           max_carry_days: Annotated[int, CARRY_OPTION] = DEFAULT_MAX_CARRY_DAYS,
            fmt: Annotated[OutputFormat, FORMAT_OPTION] = OutputFormat.table) -> None:
     """Gap and ratio before and after every control date that covers the commodity.
 

@@ -38,8 +38,9 @@ def render(
         "--engine", help="auto (Quarto when installed), builtin or quarto.")] = "auto",
     all_: Annotated[bool, typer.Option(
         "--all", help="Render every document of the matrix file (one kernel for all).")] = False,
-    matrix: Annotated[Path, typer.Option(
-        "--matrix", help="The batch to render with --all.")] = REPORTS_DIR / "matrix.yaml",
+    matrix: Annotated[Path | None, typer.Option(
+        "--matrix", help="The batch to render with --all (default: setting matrix_file).")
+    ] = None,
 ) -> None:
     """Render a report to HTML, PDF, reveal.js or PPTX, or the whole pack with --all.
 
@@ -59,7 +60,7 @@ def render(
         if all_:
             from chokehold.render.matrix import expand, load_matrix
             jobs = [renderer.prepare(Job(j.report, j.params, formats or j.formats))
-                    for j in expand(load_matrix(matrix))]
+                    for j in expand(load_matrix(matrix or settings_of(ctx).matrix_file))]
         else:
             jobs = [renderer.prepare(Job(report, split_assignments(param or []), formats))]
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

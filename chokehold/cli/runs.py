@@ -19,7 +19,7 @@ from rich.console import Console
 from chokehold import vintages
 from chokehold.cli._shared import FORMAT_OPTION, OutputFormat, emit, open_read, settings_of
 from chokehold.errors import ChokeholdError
-from chokehold.pipelines import OFFLINE_SOURCES
+from chokehold.pipelines import OFFLINE_SOURCES, plan
 from chokehold.pipelines.refresh import EXIT_PARTIAL, refresh_warehouse
 from chokehold.warehouse import read_query
 
@@ -32,8 +32,15 @@ def refresh(
     offline: Annotated[bool, typer.Option(
         "--offline", help="Load only the embedded default data (no network).")] = False,
     source: Annotated[list[str] | None, typer.Option(
-        "--source", "-s", help="Source to refresh (repeatable); default: all offline sources."
+        "--source", "-s", help="Source to refresh (repeatable); default: the refresh plan "
+        "(setting refresh_plan, data/refresh.yaml)."
     )] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="Override a source's option for this run: SOURCE.OPTION=VALUE "
+        "(repeatable), e.g. comtrade.years=2024.")] = None,
+    show_plan: Annotated[bool, typer.Option(
+        "--show-plan", help="Print the sources and options this run would use, and stop.")
+    ] = False,
     path: Annotated[list[Path] | None, typer.Option(
         "--path", help="Input file(s) for file-based sources (BACI, Japan Customs, USGS, ...)."
     )] = None,
@@ -53,8 +60,10 @@ def refresh(
     Sources whose inputs are unchanged since their last successful load are skipped. The new
     data are built in a copy and swapped in atomically; a failed run leaves the warehouse as it
     was. Each refresh that changes data publishes a vintage (see `chokehold vintages list`).
-    Source-specific options (--path, --reporters, ...) are passed to the sources that use them.
-    Exit codes: 0 ok, 2 bad input (nothing published), 3 partial, 4 failed (network, bug;
+    With no --source it runs the refresh plan (data/refresh.yaml), as the schedules do; a
+    source's options come from its plan entry, then --path/--reporters/..., then --set; every
+    option is validated before anything runs. Missing dependencies (the country reference for
+    Comtrade) run first. Exit codes: 0 ok, 2 bad input (nothing published), 3 partial, 4 failed (network, bug;
     nothing published), 75 another refresh is running.
     """
     settings = settings_of(ctx)
@@ -66,7 +75,15 @@ def refresh(
         if unknown:
             raise ChokeholdError(f"--offline serves only {', '.join(OFFLINE_SOURCES)}; "
                                  f"not {', '.join(unknown)}")
-    outcome = refresh_warehouse(settings, list(source or OFFLINE_SOURCES), options,
+    planned = plan.resolve(settings, sources=source, offline=offline, flags=options,
+                           sets=set_ or [])
+    if show_plan:
+        emit([{"source": p.name, "options": json.dumps(p.options, default=str)}
+              for p in planned], OutputFormat.table, title=f"Refresh plan ({settings.refresh_plan})")
+        return
+    outcome = refresh_warehouse(settings, [p.name for p in planned], options,
+                                source_options={p.name: p.options for p in planned
+                                                if p.declared},
                                 allow_partial=allow_partial, force=force,
                                 show_progress=sys.stderr.isatty())
     emit([{"source": o.source, "status": o.status, "inserted": o.total("rows_inserted"),

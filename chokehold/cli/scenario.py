@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
+from chokehold.analysis import defaults
 from chokehold.analysis.deminimis import deminimis, read_bom
 from chokehold.analysis.scenarios import store
 from chokehold.analysis.scenarios.asof import DATA_MODES
@@ -32,7 +33,7 @@ from chokehold.warehouse import open_warehouse, read_query
 scenario_app = typer.Typer(help="Exposure scenarios: Monte Carlo shortfall and price paths under "
                            "each control (scenarios in data/scenarios/).", no_args_is_help=True)
 
-DEFAULT_IMPORTERS = "JPN,USA,KOR,DEU,FRA,GBR,ITA,IND,TWN,VNM"
+DEFAULT_IMPORTERS = ",".join(defaults.DEFAULT_IMPORTERS)
 SCENARIO_OPTION = typer.Option("--scenario", help="Scenario name (data/scenarios/NAME.yaml).")
 SEED_OPTION = typer.Option("--seed", help="Random seed (same seed, same result).")
 DATA_MODE_OPTION = typer.Option(
@@ -61,7 +62,7 @@ def read_inputs(con: duckdb.DuckDBPyConnection, commodities: dict[str, Commodity
 
 
 def scenario_dir(settings: Settings) -> Path:
-    return settings.data_dir / "scenarios"
+    return settings.scenarios_dir
 
 
 def _schema_file(settings: Settings) -> Path:

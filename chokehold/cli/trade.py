@@ -9,13 +9,13 @@ import duckdb
 import polars as pl
 import typer
 
-from chokehold.analysis import dependence
+from chokehold.analysis import dependence, read
+from chokehold.analysis.defaults import REROUTE_THIRD_COUNTRIES, SUPPLIER
 from chokehold.cli._shared import FORMAT_OPTION, OutputFormat, emit, open_read, settings_of
 from chokehold.commodities import load_commodities, require_commodity
 from chokehold.controls import load_registry, require_measure
 from chokehold.coverage import require_lines
 from chokehold.errors import ChokeholdError, UnknownValueError
-from chokehold.warehouse import read_query
 
 trade_app = typer.Typer(help="Import dependence: shares, concentration, screen, mirror, rerouting.",
                         no_args_is_help=True)
@@ -68,11 +68,10 @@ def _importer(con: duckdb.DuckDBPyConnection, importer: str, source: str, flow: 
 
 
 def _commodity_flows(ctx: typer.Context, con: duckdb.DuckDBPyConnection, commodity: str,
-                     where: str, params: list, revision: str | None) -> pl.DataFrame:
+                     revision: str | None, **where: str) -> pl.DataFrame:
+    """``read.commodity_flows`` of a commodity the commodities file knows."""
     require_commodity(load_commodities(settings_of(ctx).commodities_file), commodity)
-    flows = read_query(con, f"SELECT * FROM trade_flows WHERE {where}", params)
-    lines = read_query(con, "SELECT commodity_id, hs_revision, hs_code FROM commodity_hs")
-    return dependence.commodity_flows(flows, lines, commodity, revision)
+    return read.commodity_flows(con, commodity, revision=revision, **where)
 
 
 def shares(
@@ -89,8 +88,8 @@ def shares(
     """Each partner's share of an importer's imports of a commodity group, with the HHI."""
     with open_read(ctx) as con:
         iso3 = _importer(con, importer, source.value)
-        flows = _commodity_flows(ctx, con, commodity, "source = ? AND reporter_iso3 = ? AND "
-                                 "flow = 'import'", [source.value, iso3], revision)
+        flows = _commodity_flows(ctx, con, commodity, revision, source=source.value,
+                                 reporter=iso3)
         if flows.height == 0:
             good = require_commodity(load_commodities(settings_of(ctx).commodities_file),
                                      commodity)
@@ -143,10 +142,10 @@ def mirror(
     with open_read(ctx) as con:
         imp = _importer(con, importer, source)
         exp = _importer(con, exporter, source, flow="export")
-        m = _commodity_flows(ctx, con, commodity, "source = ? AND reporter_iso3 = ? AND "
-                             "partner_iso3 = ? AND flow = 'import'", [source, imp, exp], revision)
-        x = _commodity_flows(ctx, con, commodity, "source = ? AND reporter_iso3 = ? AND "
-                             "partner_iso3 = ? AND flow = 'export'", [source, exp, imp], revision)
+        m = _commodity_flows(ctx, con, commodity, revision, source=source, reporter=imp,
+                             partner=exp)
+        x = _commodity_flows(ctx, con, commodity, revision, source=source, reporter=exp,
+                             partner=imp, flow="export")
     emit(dependence.mirror(m, x), fmt, title=f"{imp} imports from {exp} vs {exp}'s exports")
 
 
@@ -155,9 +154,9 @@ def reroute(
     importer: Annotated[str, IMPORTER],
     commodity: Annotated[str, COMMODITY],
     control: Annotated[str, typer.Option(help="Control measure id (registry).")],
-    supplier: Annotated[str, typer.Option(help="Supplier subject to the control.")] = "CHN",
+    supplier: Annotated[str, typer.Option(help="Supplier subject to the control.")] = SUPPLIER,
     third: Annotated[str, typer.Option(help="Third countries, ISO3, comma-separated.")
-                     ] = "VNM,MYS,THA,KOR",
+                     ] = ",".join(REROUTE_THIRD_COUNTRIES),
     months: Annotated[int, typer.Option(help="Months before and after the date.")] = 12,
     source: Annotated[Source, SOURCE] = Source.japan_customs,
     fmt: Annotated[OutputFormat, FORMAT_OPTION] = OutputFormat.table,
@@ -169,10 +168,9 @@ def reroute(
     start = measure.effective or measure.announced
     with open_read(ctx) as con:
         iso3 = _importer(con, importer, source.value)
-        flows = _commodity_flows(ctx, con, commodity, "source = ? AND reporter_iso3 = ? AND "
-                                 "flow = 'import'", [source.value, iso3], None)
-        ex = _commodity_flows(ctx, con, commodity, "source = ? AND reporter_iso3 = ? AND "
-                              "flow = 'export'", [source.value, supplier.upper()], None)
+        flows = _commodity_flows(ctx, con, commodity, None, source=source.value, reporter=iso3)
+        ex = _commodity_flows(ctx, con, commodity, None, source=source.value,
+                              reporter=supplier.upper(), flow="export")
     monthly = dependence.import_shares(flows, "value", "monthly")
     table = dependence.reroute_signal(monthly, start, supplier.upper(),
                                       tuple(t.strip().upper() for t in third.split(",")),
@@ -188,11 +186,7 @@ def reliance(
 ) -> None:
     """US net import reliance and apparent consumption as USGS publishes them (usgs_salient)."""
     with open_read(ctx) as con:
-        table = read_query(con, """
-            SELECT commodity, year, estimated, section, subsection, label, value, qualifier,
-                   value_raw, unit_note, vintage FROM usgs_salient
-            WHERE commodity = ? AND (section ILIKE '%reliance%' OR label ILIKE '%consumption%')
-            ORDER BY label, year""", [commodity])
+        table = read.usgs_salient(con, commodity, reliance_only=False)
         if table.height == 0:
             known = [r[0] for r in con.execute(
                 "SELECT DISTINCT commodity FROM usgs_salient").fetchall()]
@@ -202,7 +196,29 @@ def reliance(
     emit(table, fmt, title=f"US net import reliance: {commodity} (USGS MCS)")
 
 
+def production(
+    ctx: typer.Context,
+    commodity: Annotated[str, COMMODITY],
+    country: Annotated[str, typer.Option(help="Country whose share is shown, ISO3.")
+                       ] = SUPPLIER,
+    source: Annotated[str | None, typer.Option(
+        help="Production source (default: the commodity's preferred one, "
+        "data/commodities.yaml).")] = None,
+    fmt: Annotated[OutputFormat, FORMAT_OPTION] = OutputFormat.table,
+) -> None:
+    """A country's production and its share of world production, per year, from ONE source
+    (production of different sources is never summed)."""
+    with open_read(ctx) as con:
+        choice = read.production_choice(con, commodity, source)
+        table = read.production_shares(con, commodity, country.upper(), source=choice.source)
+    if table.is_empty():
+        raise ChokeholdError(f"no {choice.source or 'production'} rows for {commodity}")
+    emit(table.with_columns(pl.lit(choice.source).alias("source")), fmt,
+         title=f"{country.upper()} in world production of {commodity} ({choice.source}"
+               f"{', ' + choice.basis if choice.basis else ''})")
+
+
 def register(app: typer.Typer) -> None:
-    for command in (shares, screen, mirror, reroute, reliance):
+    for command in (shares, screen, mirror, reroute, reliance, production):
         trade_app.command()(command)
     app.add_typer(trade_app, name="trade")

@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 import duckdb
+import polars as pl
 import typer
 from rich.console import Console
 
+from chokehold.analysis import read
+from chokehold.analysis.defaults import SUPPLIER
 from chokehold.cli._shared import FORMAT_OPTION, OutputFormat, emit, open_read
 from chokehold.errors import ChokeholdError
 from chokehold.warehouse import read_query, table_specs
@@ -21,15 +24,9 @@ def status(ctx: typer.Context,
     with open_read(ctx) as con:
         counts = [{"table": name, "rows": con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]}
                   for name in table_specs()]
-        latest = read_query(con, """
-            SELECT 'trade_flows' AS dataset, source, freq AS detail, max(period)::VARCHAR AS latest
-            FROM trade_flows GROUP BY ALL
-            UNION ALL SELECT 'prices', source, series_id, max(date)::VARCHAR FROM prices GROUP BY ALL
-            UNION ALL SELECT 'fx_rates', source, base || '/' || quote, max(date)::VARCHAR
-            FROM fx_rates GROUP BY ALL
-            UNION ALL SELECT 'production', source, commodity, max(year)::VARCHAR
-            FROM production GROUP BY ALL
-            ORDER BY 1, 2, 3""")
+        latest = read.latest_periods(con).select(
+            "dataset", "source", pl.col("series").alias("detail"),
+            pl.col("latest").cast(pl.String), "rows")
         vintages = read_query(con, "SELECT source_id, vintage, retrieved_at FROM vintages "
                                    "ORDER BY retrieved_at DESC")
         runs = read_query(con, "SELECT source_id, target_table, finished_at, rows_inserted, "
@@ -79,19 +76,15 @@ def summary(ctx: typer.Context) -> None:
     from chokehold.analysis.shares import partner_shares, supplier_share
 
     with open_read(ctx) as con:
-        flows = read_query(con, """
-            SELECT f.* FROM trade_flows f JOIN commodity_hs h
-              ON h.hs_code = f.hs_code AND h.hs_revision = f.hs_revision
-            WHERE h.commodity_id = 'rare_earths' AND f.reporter_iso3 = 'JPN'
-              AND f.flow = 'import' AND f.source = 'baci'""")
+        flows = read.commodity_flows(con, "rare_earths", source="baci", reporter="JPN")
         prices = read_query(con, """
             SELECT market, date, value, currency, unit, vat_included
             FROM prices QUALIFY row_number() OVER (PARTITION BY series_id ORDER BY date DESC) <= 2
             ORDER BY market, date""")
         n_controls = con.execute("SELECT count(*) FROM control_measures").fetchall()[0][0]
-    china = supplier_share(partner_shares(flows), "CHN").select(
+    china = supplier_share(partner_shares(flows), SUPPLIER).select(
         pl_year("period"), "supplier_share", "supplier_value_usd", "total_value_usd").join(
-        tonnage_share(flows, "CHN"), on="year", how="left")
+        tonnage_share(flows, SUPPLIER), on="year", how="left")
     console = Console()
     console.print("[bold]China's share of Japan's rare-earth imports[/] "
                   "(HS 280530 + 284610 + 284690; by value, USD, and by tonnage, t gross weight; "

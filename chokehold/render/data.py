@@ -12,29 +12,32 @@ answers (``chokehold.analysis``); what changed between refreshes is the vintage 
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from functools import cache, lru_cache, partial
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING, TypeVar
 
 import duckdb
 import polars as pl
 
+from chokehold.analysis import defaults, read
 from chokehold.analysis import dependence as dep
+from chokehold.analysis import summaries as summarise
+from chokehold.analysis.price_gap import DEFAULT_MAX_CARRY_DAYS
 from chokehold.analysis.price_gap import price_gap as gap_rows
 from chokehold.commodities import Commodity, load_commodities
-from chokehold.config import PROJECT_ROOT, Settings, load_settings
+from chokehold.config import Settings, load_settings
 from chokehold.controls import Measure, load_registry, require_measure, select_measures
 from chokehold.errors import ChokeholdError
+from chokehold.provenance import code_revision
 from chokehold.warehouse import first_row, open_warehouse, read_query
 
 if TYPE_CHECKING:
     from chokehold.analysis.scenarios.model import Result
     from chokehold.vintages import VintageDiff
 
-SUPPLIER = "CHN"
+SUPPLIER = defaults.SUPPLIER
 """The supplier whose controls the toolkit studies (every registry measure's issuer so far)."""
 
 _settings: Settings | None = None
@@ -113,26 +116,24 @@ def commodity_label(commodity_id: str) -> str:
     return commodity_id.replace("_", " ")
 
 
-TRADE_SOURCE = "baci"
+TRADE_SOURCE = defaults.TRADE_SOURCE
 """Shares, HHI and reliance are of CEPII BACI (annual, reconciled mirror flows)."""
 
 
 @_per_connection
 def _commodity_lines() -> pl.DataFrame:
-    return query("SELECT commodity_id, hs_revision, hs_code FROM commodity_hs")
+    return read.commodity_lines(connection())
 
 
 @partial(_per_connection, size=32)
 def commodity_trade(commodity: str, until: date, *, reporter: str | None = None,
                     partner: str | None = None) -> pl.DataFrame:
-    """Annual BACI import rows of the commodity group's lines (``dependence.commodity_flows``)
+    """Annual BACI import rows of the commodity group's lines (``read.commodity_flows``)
     reported by ``reporter`` or, for its exports as others report them, from ``partner``.
     A document reads the same rows for shares, partners and reliance: cached."""
-    who = "reporter_iso3" if reporter else "partner_iso3"
-    flows = query(f"""
-        SELECT * FROM trade_flows WHERE source = ? AND flow = 'import' AND freq = 'A'
-          AND {who} = ? AND period <= ?""", [TRADE_SOURCE, reporter or partner, until])
-    return dep.commodity_flows(flows, _commodity_lines(), commodity)
+    return read.commodity_flows(connection(), commodity, source=TRADE_SOURCE, reporter=reporter,
+                                partner=partner, freq="A", until=until,
+                                lines=_commodity_lines())
 
 
 def import_shares(importer: str, commodity: str, until: date) -> pl.DataFrame:
@@ -143,22 +144,9 @@ def import_shares(importer: str, commodity: str, until: date) -> pl.DataFrame:
 
 def dependence(importer: str, commodity: str, until: date,
                supplier: str = SUPPLIER) -> pl.DataFrame:
-    """Per year: the supplier's share and value, totals, HHI, partners and the top supplier."""
-    shares = import_shares(importer, commodity, until)
-    schema = {"year": pl.Int32, "supplier_share": pl.Float64, "supplier_value_usd": pl.Float64,
-              "total_value_usd": pl.Float64, "hhi": pl.Float64, "partners": pl.UInt32,
-              "top_partner": pl.String, "top_share": pl.Float64, "top3_share": pl.Float64}
-    if shares.is_empty():
-        return pl.DataFrame(schema=schema)
-    conc = dep.concentration(shares, top_n=3, supplier=supplier)
-    from_supplier = shares.filter(pl.col("partner_iso3") == supplier).group_by("period").agg(
-        pl.col("value_usd").sum().alias("supplier_value_usd"))
-    return (conc.join(from_supplier, on="period", how="left")
-            .select(pl.col("period").dt.year().alias("year"),
-                    pl.col(f"{supplier.lower()}_share").alias("supplier_share"),
-                    pl.col("supplier_value_usd").fill_null(0.0), "total_value_usd", "hhi",
-                    "partners", "top_partner", "top_share", "top3_share")
-            .cast({k: v for k, v in schema.items()}).sort("year"))
+    """Per year: the supplier's share and value, totals, HHI, partners and the top supplier
+    (``summaries.concentration_summary``)."""
+    return summarise.concentration_summary(import_shares(importer, commodity, until), supplier)
 
 
 def tonnage_dependence(importer: str, commodity: str, until: date,
@@ -202,64 +190,36 @@ def partner_table(importer: str, commodity: str, year: int, top: int = 8) -> pl.
 
 
 def partner_shares_over_time(importer: str, commodity: str, until: date,
-                             top: int = 5) -> pl.DataFrame:
+                             top: int = defaults.TOP_PARTNERS) -> pl.DataFrame:
     """Per year, the shares of the ``top`` largest suppliers of the latest year and of all
     other partners together ('other'): year, partner, share (value basis)."""
-    shares = import_shares(importer, commodity, until)
-    if shares.is_empty():
-        return pl.DataFrame(schema={"year": pl.Int32, "partner": pl.String,
-                                    "share": pl.Float64})
-    latest = shares.filter(pl.col("period") == pl.col("period").max())
-    leaders = latest.sort("share", descending=True)["partner_iso3"].head(top).to_list()
-    names = dict(partner_names().iter_rows())
-    grouped = shares.with_columns(
-        pl.when(pl.col("partner_iso3").is_in(leaders)).then(pl.col("partner_iso3"))
-        .otherwise(pl.lit("other")).alias("partner"))
-    order = {code: n for n, code in enumerate([*leaders, "other"])}
-    return (grouped.group_by("period", "partner").agg(pl.col("share").sum())
-            .with_columns(pl.col("period").dt.year().cast(pl.Int32).alias("year"),
-                          pl.col("partner").replace_strict(order, return_dtype=pl.Int32)
-                          .alias("_order"),
-                          pl.col("partner").replace(names).alias("partner"))
-            .sort("_order", "year").select("year", "partner", "share"))
+    return summarise.partner_shares_over_time(import_shares(importer, commodity, until),
+                                              dict(partner_names().iter_rows()), top)
+
+
+@_per_connection
+def production_source(commodity: str) -> read.ProductionChoice:
+    """The commodity's preferred production source (data/commodities.yaml), for source lines."""
+    return read.production_choice(connection(), commodity)
+
+
+@_per_connection
+def _production(commodity: str, until_year: int) -> pl.DataFrame:
+    return read.production(connection(), commodity, until_year=until_year)
 
 
 def reliance(importer: str, commodity: str, until: date) -> pl.DataFrame:
-    """Net import reliance per year (``dependence.net_import_reliance``), where the warehouse
-    has world production of the commodity: production (World Mining Data, tonnes of content;
-    0 where none is recorded for the importer) + imports - exports (BACI tonnes of product).
-    Empty when there is no production series for the commodity at all."""
-    produced = query("""
-        SELECT year, sum(qty) FILTER (WHERE country_iso3 = ?) AS production,
-               any_value(unit) AS unit, count(*) FILTER (WHERE country_iso3 = ?) AS recorded
-        FROM production WHERE commodity = ? AND year <= ? GROUP BY year""",
-                     [importer, importer, commodity, until.year])
-    if produced.is_empty():
-        return pl.DataFrame()
-
-    def tonnes(frame: pl.DataFrame, name: str) -> pl.DataFrame:
-        return (frame.filter(pl.col("qty_unit") == "t")
-                .group_by(pl.col("period").dt.year().cast(pl.Int32).alias("year"))
-                .agg(pl.col("qty").sum().alias(name)))
-
-    imports = tonnes(commodity_trade(commodity, until, reporter=importer), "imports")
-    exports = tonnes(commodity_trade(commodity, until, partner=importer), "exports")
-    balance = (produced.with_columns(pl.col("year").cast(pl.Int32),
-                                     pl.col("production").fill_null(0.0))
-               .join(imports, on="year", how="inner")
-               .join(exports, on="year", how="left")
-               .with_columns(pl.col("exports").fill_null(0.0)))
-    return dep.net_import_reliance(balance).select(
-        "year", "production", "unit", (pl.col("recorded") > 0).alias("production_recorded"),
-        "imports", "exports", "apparent_consumption", "net_import_reliance").sort("year")
+    """Net import reliance per year (``summaries.reliance_balance``): the commodity's preferred
+    production source (0 where it records none for the importer) + imports - exports (BACI
+    tonnes of product). Empty when that source has no production of the commodity."""
+    return summarise.reliance_balance(
+        _production(commodity, until.year), commodity_trade(commodity, until, reporter=importer),
+        commodity_trade(commodity, until, partner=importer), importer)
 
 
 def usgs_reliance(commodity: str) -> pl.DataFrame:
     """US net import reliance as USGS publishes it (usgs_salient), where loaded."""
-    return query("""
-        SELECT year, label, value, unit_note, vintage FROM usgs_salient
-        WHERE commodity = ? AND section ILIKE '%reliance%' ORDER BY label, year""",
-                 [commodity])
+    return read.usgs_salient(connection(), commodity)
 
 
 MATERIALITY_USD = 10_000_000.0
@@ -269,42 +229,30 @@ MATERIALITY_USD = 10_000_000.0
 def imports_from(commodity: str, year: int, supplier: str = SUPPLIER) -> pl.DataFrame:
     """Each importer's imports of the commodity from ``supplier`` in ``year`` (USD), largest
     first."""
-    return query("""
-        SELECT f.reporter_iso3, sum(f.value_usd) AS value_usd FROM trade_flows f
-        JOIN commodity_hs h ON h.hs_code = f.hs_code AND h.hs_revision = f.hs_revision
-        WHERE h.commodity_id = ? AND f.partner_iso3 = ? AND f.flow = 'import' AND f.freq = 'A'
-          AND year(f.period) = ?
-        GROUP BY 1 ORDER BY 2 DESC, 1""", [commodity, supplier, year])
+    return read.imports_from(connection(), commodity, year, supplier=supplier,
+                             source=TRADE_SOURCE)
 
 
 def main_importers(commodity: str, year: int, n: int, supplier: str = SUPPLIER,
                    among: list[str] | None = None, minimum_usd: float = 0.0) -> list[str]:
     """The ``n`` largest importers of the commodity from ``supplier`` in ``year`` (value), with
     imports of at least ``minimum_usd``."""
-    frame = imports_from(commodity, year, supplier).filter(pl.col("value_usd") >= minimum_usd)
-    codes = frame["reporter_iso3"].to_list()
-    return [c for c in codes if among is None or c in among][:n]
+    return read.main_importers(connection(), commodity, year, n, supplier=supplier, among=among,
+                               source=TRADE_SOURCE, minimum_usd=minimum_usd)
 
 
 def first_trade_period() -> date:
-    return first_row(connection(), "SELECT min(period) FROM trade_flows")[0]
+    return read.first_trade_period(connection())
 
 
 def latest_trade_year(until: date | None = None) -> int:
-    row = first_row(connection(), "SELECT max(year(period)) FROM trade_flows "
-                    "WHERE freq = 'A' AND period <= ?", [until or date.max])
-    return int(row[0])
+    return read.latest_trade_year(connection(), until)
 
 
 def production_share(commodity: str, country: str, until: date) -> pl.DataFrame:
-    """Per year: the country's production of the commodity and its share of the world sum."""
-    return query("""
-        SELECT year, stage, unit,
-               sum(qty) FILTER (WHERE country_iso3 = ?) AS country_qty,
-               sum(qty) AS world_qty,
-               sum(qty) FILTER (WHERE country_iso3 = ?) / sum(qty) AS country_share
-        FROM production WHERE commodity = ? AND year <= ?
-        GROUP BY ALL ORDER BY year""", [country, country, commodity, until.year])
+    """Per year: the country's production of the commodity (its preferred source) and its
+    share of the world's."""
+    return summarise.production_shares(_production(commodity, until.year), country)
 
 
 def price_series(commodity: str, markets: list[str] | str | None = None,
@@ -370,7 +318,10 @@ def complete_gap(commodity: str, start: date | None = None, end: date | None = N
         pl.col("gap_usd_t").is_not_null()).sort("date")
 
 
-EVENT_WINDOW = (3, "months")
+MAX_CARRY_DAYS = DEFAULT_MAX_CARRY_DAYS
+"""The price gap carries a side's last quote at most this many days (the CLI's default)."""
+
+EVENT_WINDOW = defaults.EVENT_WINDOW
 """Event-study window on each side of a control date (the CLI's default)."""
 
 
@@ -421,7 +372,7 @@ def _scenario_inputs(scenario: str, data_mode: str, as_of: date | None) -> tuple
     cut = store.DataCut(data_mode, as_of)  # type: ignore[arg-type]
     revision = store.trade_revision(con)
     _, later = store.baci_years(con, revision, cut)
-    return (load_scenario(settings().data_dir / "scenarios", scenario, []), revision,
+    return (load_scenario(settings().scenarios_dir, scenario, []), revision,
             store.load_production(con, commodities(), cut),
             store.load_published_consumption(con, cut), cut, ("later_release",) if later else ())
 
@@ -538,15 +489,7 @@ def sources(source_ids: list[str] | None = None) -> pl.DataFrame:
 
 def latest_periods() -> pl.DataFrame:
     """The newest observation per dataset and source: what the warehouse currently covers."""
-    return query("""
-        SELECT 'trade_flows' AS dataset, source, freq AS series, max(period) AS latest,
-               count(*) AS rows FROM trade_flows GROUP BY ALL
-        UNION ALL SELECT 'prices', source, series_id, max(date), count(*) FROM prices GROUP BY ALL
-        UNION ALL SELECT 'fx_rates', source, base || '/' || quote, max(date), count(*)
-        FROM fx_rates GROUP BY ALL
-        UNION ALL SELECT 'production', source, commodity, make_date(max(year), 1, 1), count(*)
-        FROM production GROUP BY ALL
-        ORDER BY 1, 2, 3""")
+    return read.latest_periods(connection())
 
 
 def measure_changes(since: date, until: date) -> pl.DataFrame:
@@ -572,20 +515,13 @@ def measures_on(day: date) -> pl.DataFrame:
 
 def scenario_ids() -> list[str]:
     """Scenario definitions in data/scenarios/ (none until the scenario module lands)."""
-    folder = settings().data_dir / "scenarios"
+    folder = settings().scenarios_dir
     return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
 
 
-@cache
 def git_revision() -> str:
-    """The repository's commit (with '+dirty' for uncommitted changes), or why it is unknown."""
-    try:
-        head = subprocess.run(["git", "-C", str(PROJECT_ROOT), "rev-parse", "--short=10", "HEAD"],
-                              capture_output=True, text=True, check=True, timeout=10).stdout
-        dirty = subprocess.run(["git", "-C", str(PROJECT_ROOT), "status", "--porcelain",
-                                "--untracked-files=no"], capture_output=True, text=True,
-                               check=True, timeout=10).stdout
-    except (OSError, subprocess.SubprocessError):
-        from importlib.metadata import version
-        return f"chokehold {version('chokehold')} (not a git checkout)"
-    return head.strip() + ("+dirty" if dirty.strip() else "")
+    """The code revision (``provenance.code_revision``: the one id manifests and runs carry),
+    or the installed version outside a git checkout."""
+    from importlib.metadata import version
+
+    return code_revision() or f"chokehold {version('chokehold')} (not a git checkout)"

@@ -24,7 +24,7 @@ from typing import Any, Literal, Self
 
 import yaml
 
-from chokehold.config import PROJECT_ROOT, Settings
+from chokehold.config import PROJECT_ROOT, Settings, settings_env
 from chokehold.errors import ChokeholdError, UnknownValueError
 from chokehold.render import data
 from chokehold.render.convert import FORMATS, Format, convert, format_named
@@ -135,14 +135,14 @@ class Renderer:
     """Renders prepared documents; holds one kernel across documents (builtin engine)."""
 
     def __init__(self, settings: Settings, out_dir: Path, engine: Engine = "auto",
-                 reports_dir: Path = REPORTS_DIR) -> None:
+                 reports_dir: Path | None = None) -> None:
         if engine == "auto":
             engine = "quarto" if shutil.which("quarto") else "builtin"
         if engine == "quarto" and not shutil.which("quarto"):
             raise ChokeholdError("--engine quarto: the Quarto CLI is not on PATH; install "
                                  "Quarto 1.7+ or use --engine builtin")
         self.settings, self.out_dir, self.engine = settings, out_dir, engine
-        self.reports_dir = reports_dir
+        self.reports_dir = reports_dir = reports_dir or settings.reports_dir
         self.project = project_config(reports_dir)
         self.kernel = Kernel(settings, cwd=reports_dir)
         data.configure(settings)
@@ -187,8 +187,7 @@ class Renderer:
         target = f"{job.name}{'.pdf' if fmt.name == 'pdf' else fmt.suffix}"
         params = [a for k, v in job.params.items()
                   for a in ("-P", f"{k}:{','.join(map(str, v)) if isinstance(v, list) else v}")]
-        env = dict(os.environ, QUARTO_PYTHON=sys.executable,
-                   CHOKEHOLD_WAREHOUSE=str(self.settings.warehouse))
+        env = {**settings_env(self.settings), "QUARTO_PYTHON": sys.executable}
         done = subprocess.run(
             ["quarto", "render", str(job.doc.path), "--to", fmt.quarto, *params,
              "--output", target, "--output-dir", str(workdir)],

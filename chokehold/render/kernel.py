@@ -10,7 +10,6 @@ collections scan only its own objects, not every module's.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-from chokehold.config import Settings
+from chokehold.config import Settings, settings_env
 from chokehold.errors import ChokeholdError
 from chokehold.render.qmd import Cell, QmdDocument
 
@@ -92,11 +91,8 @@ def notebook_of(doc: QmdDocument, params: dict[str, Any],
 
 
 def kernel_env(settings: Settings) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(CHOKEHOLD_WAREHOUSE=str(settings.warehouse),
-               CHOKEHOLD_DATA_DIR=str(settings.data_dir), MPLBACKEND="Agg",
-               PYDEVD_DISABLE_FILE_VALIDATION="1")
-    return env
+    """The kernel's environment: the whole resolved settings (secrets left out)."""
+    return {**settings_env(settings), "MPLBACKEND": "Agg", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
 
 
 class Kernel:

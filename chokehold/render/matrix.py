@@ -6,13 +6,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from chokehold.errors import DataError
 from chokehold.render import data
 from chokehold.render.engine import Job, document_path
 from chokehold.render.qmd import parse_qmd
+from chokehold.yamlfiles import read_yaml, validate
 
 
 class Entry(BaseModel):
@@ -36,14 +35,8 @@ class Matrix(BaseModel):
 
 
 def load_matrix(path: Path) -> Matrix:
-    try:
-        return Matrix(**(yaml.safe_load(path.read_text(encoding="utf-8")) or {}))
-    except (OSError, yaml.YAMLError) as exc:
-        raise DataError(f"cannot read the matrix: {exc}", source=path) from exc
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise DataError(err["msg"], source=path,
-                        field=".".join(str(p) for p in err["loc"])) from exc
+    """The matrix file, validated; errors name the file and the field."""
+    return validate(Matrix, read_yaml(path) or {}, path)
 
 
 def _control_jobs(entry: Entry, as_of: date) -> list[Job]:

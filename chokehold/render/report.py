@@ -283,8 +283,9 @@ def reliance_message(rel: pl.DataFrame, importer: str, commodity: str) -> Markdo
     """One sentence on the latest year's net import reliance, or why there is none."""
     label, where = data.commodity_label(commodity), data.country_name(importer)
     if rel.is_empty():
-        return Markdown(f"*World Mining Data in the warehouse has no production series for "
-                        f"{label}, so net import reliance cannot be computed here.*")
+        return Markdown(f"*The warehouse has no production series for {label} (from its "
+                        f"preferred source in data/commodities.yaml), so net import reliance "
+                        f"cannot be computed here.*")
     last = rel.row(-1, named=True)
     made = (f"production {num(last['production'])} {last['unit']}" if last["production_recorded"]
             else "no production recorded (taken as 0)")
@@ -303,7 +304,7 @@ def reliance_table(rel: pl.DataFrame, importer: str, commodity: str) -> Table:
         rel.drop("unit", "production_recorded").tail(7),
         title=f"Net import reliance, {data.country_name(importer)}, "
               f"{data.commodity_label(commodity)} (USGS definition)",
-        source=data.source_line("world_mining_data", "baci") +
+        source=data.source_line(data.production_source(commodity).source, data.TRADE_SOURCE) +
         ". (imports - exports) / (production + imports - exports).",
         labels={"production": f"production ({rel['unit'][0]})", "imports": "imports (t)",
                 "exports": "exports (t)", "apparent_consumption": "apparent consumption",
@@ -333,7 +334,7 @@ def gap_charts(gap: pl.DataFrame, commodity: str) -> list[Chart]:
                   f"(gap USD {num(last['gap_usd_t'])}/t)",
             y_label="USD per tonne", x_label="date",
             source=f"{source}. Domestic = price / (1 + VAT) / FX; last observation carried "
-                   "at most 7 days, otherwise left empty.",
+                   f"at most {data.MAX_CARRY_DAYS} days, otherwise left empty.",
             series=[Series(f"{overseas} (overseas)", days, pair["overseas_usd_t"].to_list(),
                            kind=kind),
                     Series(f"{domestic} (China, ex-VAT)", days,

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chokehold.pipelines import SOURCES
-
 from chokehold.config import Settings, load_settings
+from chokehold.pipelines import SOURCES
 from chokehold.vintages import snapshot_tables, table_digests
 from chokehold.warehouse import open_warehouse
 
@@ -74,9 +73,8 @@ def run_refresh(settings_kwargs: dict, sources: list[str], options: dict,
     """Process entry point for kill and concurrency tests: exits with the CLI's exit code."""
     import sys  # noqa: PLC0415
 
-    from chokehold.pipelines.refresh import refresh_warehouse  # noqa: PLC0415
-
     from chokehold.errors import ChokeholdError  # noqa: PLC0415
+    from chokehold.pipelines.refresh import refresh_warehouse  # noqa: PLC0415
 
     install()
     try:

@@ -13,11 +13,11 @@ import logging
 import duckdb
 import httpx
 import polars as pl
-from chokehold.pipelines._runlog import note_periods
 from tenacity import RetryCallState, retry, retry_if_exception_type, stop_after_attempt
 
 from chokehold.config import Settings
 from chokehold.errors import ChokeholdError
+from chokehold.pipelines._runlog import note_periods
 from chokehold.warehouse import LoadResult, load_frame
 
 DEPENDS_ON = ()

@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 import duckdb
-from chokehold.pipelines._common import sha256_file
 
 from chokehold.config import Settings
+from chokehold.pipelines._common import sha256_file
 from chokehold.warehouse import LoadResult, load_frame
 from fakesources.tinyfx import fingerprint, input_file, read  # noqa: F401 (fingerprint is API)
 

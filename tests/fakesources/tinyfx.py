@@ -6,9 +6,9 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-from chokehold.pipelines._common import files_fingerprint, sha256_file
 
 from chokehold.config import Settings
+from chokehold.pipelines._common import files_fingerprint, sha256_file
 from chokehold.warehouse import LoadResult, load_frame
 
 DEPENDS_ON = ()

@@ -32,6 +32,7 @@ from urllib.parse import urlparse
 import polars as pl
 import pyarrow as pa
 from chokehold.analysis.dependence import SCREEN_INPUT, SCREEN_SCHEMA, screen_kernel
+from chokehold.analysis.shares import SHARES_SCHEMA, shares_kernel
 
 from chokehold.errors import ChokeholdError
 
@@ -249,7 +250,7 @@ def lake_flows(spark: SparkSession, files: Sequence[LakeFile]) -> DataFrame:
     for f in files:
         by_partition.setdefault((f.hs_revision, f.year), []).append(f.uri)
     frames = [spark.read.schema(FLOWS_DDL).parquet(*uris).select(
-        *(F.col(c) for c in SCREEN_INPUT), F.lit(rev).alias("hs_revision"),
+        *(F.col(c) for c in SCREEN_INPUT), "qty", F.lit(rev).alias("hs_revision"),
         F.lit(year).cast("int").alias("year")) for (rev, year), uris in sorted(by_partition.items())]
     return reduce(lambda a, b: a.unionByName(b), frames)
 
@@ -273,10 +274,10 @@ def countries_from_csv(spark: SparkSession, uri: str) -> pa.Table:
                      "iso3": pa.array([r[1] for r in rows], pa.string())})
 
 
-def _spark_schema() -> str:
+def _spark_schema(schema: pa.Schema) -> str:
     from pyspark.sql.pandas.types import from_arrow_schema
 
-    return from_arrow_schema(SCREEN_SCHEMA).simpleString().removeprefix("struct<")[:-1] \
+    return from_arrow_schema(schema).simpleString().removeprefix("struct<")[:-1] \
         .replace(":", " ")
 
 
@@ -290,7 +291,33 @@ def screen(flows: DataFrame, countries: pa.Table, buckets: int = DEFAULT_BUCKETS
                              hs_revision=group.column("hs_revision")[0].as_py())
 
     return flows.groupBy("hs_revision", "year", (F.col("hs6") % buckets).alias("bucket")) \
-        .applyInArrow(kernel, _spark_schema())
+        .applyInArrow(kernel, _spark_schema(SCREEN_SCHEMA))
+
+
+def commodity_lines_from_warehouse(warehouse: Path) -> pa.Table:
+    """The HS6 lines of each commodity group in each revision (commodity_hs), hs6 a number."""
+    from chokehold.warehouse import open_warehouse
+
+    with open_warehouse(warehouse, read_only=True) as con:
+        return con.sql("SELECT commodity_id, hs_revision, CAST(hs_code AS INTEGER) AS hs6 "
+                       "FROM commodity_hs WHERE length(hs_code) = 6").to_arrow_table()
+
+
+def import_shares(flows: DataFrame, lines: pa.Table, countries: pa.Table,
+                  buckets: int = DEFAULT_BUCKETS) -> DataFrame:
+    """Partner shares and HHI per importer, commodity group, revision and year of ``flows``
+    (lake_flows), with ``lines`` (commodity_id, hs_revision, hs6) defining the groups: the
+    share kernel per (hs_revision, year, importer % buckets) group."""
+    from pyspark.sql import functions as F
+
+    def kernel(group: pa.Table) -> pa.Table:
+        return shares_kernel(group, countries, year=group.column("year")[0].as_py(),
+                             hs_revision=group.column("hs_revision")[0].as_py())
+
+    groups = F.broadcast(flows.sparkSession.createDataFrame(lines))
+    return flows.join(groups, on=["hs_revision", "hs6"]).groupBy(
+        "hs_revision", "year", (F.col("importer_code") % buckets).alias("bucket")) \
+        .applyInArrow(kernel, _spark_schema(SHARES_SCHEMA))
 
 
 def write_result(spark: SparkSession, result: DataFrame, output: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -143,16 +144,25 @@ def test_oracle_equals_kernel_on_duckdb(lake: tuple[Path, dict], countries: pa.T
     assert_same_rows(pl.from_arrow(pa.concat_tables(screens)), oracle)
 
 
-def test_warehouse_global_screen_equals_oracle(warehouse_copy: Path, lake: tuple[Path, dict],
-                                               oracle: pl.DataFrame):
-    """Today's warehouse path (global_screen) on the same rows loaded into baci_flows."""
+@pytest.fixture(scope="module")
+def loaded(built_warehouse: Path, lake: tuple[Path, dict],
+           tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the offline warehouse with the sample's rows loaded into baci_flows."""
+    target = tmp_path_factory.mktemp("loaded") / "warehouse.duckdb"
+    shutil.copy(built_warehouse, target)
     batches = pl.DataFrame({"batch": [901, 902, 903, 904], "hs_revision": [r for r, _ in PARTITIONS],
                             "year": [y for _, y in PARTITIONS], "release": ["t"] * 4})
     flows = pl.concat([pl.from_arrow(lake[1][part]).with_columns(pl.lit(901 + n).alias("batch"))
                        for n, part in enumerate(PARTITIONS)])
-    with open_warehouse(warehouse_copy) as con:
+    with open_warehouse(target) as con:
         load_frame(con, "baci_batches", batches, source_id="baci", vintage="t")
         load_frame(con, "baci_flows", flows, source_id="baci", vintage="t")
+    return target
+
+
+def test_warehouse_global_screen_equals_oracle(loaded: Path, oracle: pl.DataFrame):
+    """Today's warehouse path (global_screen) on the same rows loaded into baci_flows."""
+    with open_warehouse(loaded, read_only=True) as con:
         with pytest.raises(ChokeholdError, match="several HS revisions"):
             dependence.global_screen(con, 2031)
         screens = [dependence.global_screen(con, year, hs_revision=rev) for rev, year in PARTITIONS]
@@ -223,14 +233,14 @@ def test_spark_failing_mid_job_leaves_no_output(spark, lake: tuple[Path, dict],
     assert not out.exists() and not list(tmp_path.glob("out.tmp-*"))
 
 
-def test_cli_engine_spark(spark, lake: tuple[Path, dict], warehouse_copy: Path, tmp_path: Path,
+def test_cli_engine_spark(spark, lake: tuple[Path, dict], loaded: Path, tmp_path: Path,
                           capsys: pytest.CaptureFixture[str], oracle: pl.DataFrame):
     """chokehold trade screen --engine spark, in the test's session (no --master: the active
     one), country names from the warehouse."""
     from tests.helpers import run_cli
 
     out = tmp_path / "result"
-    done = run_cli(capsys, "-w", str(warehouse_copy), "trade", "screen", "--engine", "spark",
+    done = run_cli(capsys, "-w", str(loaded), "trade", "screen", "--engine", "spark",
                    "--years", "2031-2032", "--input", str(lake[0]), "--output", str(out),
                    "--top", "3", "--format", "json")
     assert done.exit_code == 0, done.stderr
@@ -240,7 +250,7 @@ def test_cli_engine_spark(spark, lake: tuple[Path, dict], warehouse_copy: Path, 
     assert [(r["year"], r["hs_revision"], r["importer_iso3"], r["hs_code"]) for r in rows] \
         == want.select(KEYS).rows()
     assert_same_rows(pl.read_parquet(out / "*.parquet"), oracle)
-    done = run_cli(capsys, "-w", str(warehouse_copy), "trade", "screen", "--engine", "spark",
+    done = run_cli(capsys, "-w", str(loaded), "trade", "screen", "--engine", "spark",
                    "--years", "2031-2032", "--master", "local[2]", "--remote", "sc://x:15002",
                    "--input", str(lake[0]))
     assert done.exit_code == 2 and "exclude each other" in done.stderr
@@ -267,3 +277,43 @@ def test_module_entry_point_bad_input_without_a_jvm(tmp_path: Path):
     assert done.stderr.count("\n") == 1 and "needs Java 17+" in done.stderr
     done = _module("screen", "--years", "20x1")
     assert done.returncode == 2 and "--years '20x1'" in done.stderr
+
+
+def test_import_shares_on_spark_equal_the_warehouse_path(spark, lake: tuple[Path, dict],
+                                                        loaded: Path, countries: pa.Table,
+                                                        tmp_path: Path):
+    """Partner shares and HHI per importer, commodity group and year on Spark (the share kernel
+    per importer bucket) equal import_shares on the warehouse's trade_flows, group by group;
+    811292 belongs to two groups (gallium and germanium) in HS17."""
+    from chokehold.warehouse import read_query
+
+    lines = spark_engine.commodity_lines_from_warehouse(loaded)
+    flows = spark_engine.lake_flows(spark, spark_engine.lake_files(spark, str(lake[0]),
+                                                                   [2031, 2032]))
+    got = pl.from_arrow(spark_engine.import_shares(flows, lines, countries, buckets=3).toArrow())
+    with open_warehouse(loaded, read_only=True) as con:
+        trade = read_query(con, "SELECT * FROM trade_flows WHERE source = 'baci' "
+                                "AND year(period) IN (2031, 2032)")
+        hs = read_query(con, "SELECT commodity_id, hs_revision, hs_code FROM commodity_hs")
+    keys = ["importer_iso3", "partner_iso3", "year"]
+    compared = 0
+    for (commodity, rev), part in got.group_by("commodity_id", "hs_revision"):
+        want = dependence.import_shares(dependence.commodity_flows(trade, hs, commodity, rev))
+        want = want.select(pl.col("reporter_iso3").alias("importer_iso3"), "partner_iso3",
+                           pl.col("period").dt.year().cast(pl.Int32).alias("year"),
+                           "value_usd", "qty", "share", "hhi").sort(keys)
+        part = part.select(want.columns).sort(keys)
+        assert part.select(keys).rows() == want.select(keys).rows(), (commodity, rev)
+        for column in ("value_usd", "qty", "share", "hhi"):
+            a, b = part[column].to_numpy(), want[column].to_numpy()
+            assert np.array_equal(np.isnan(a), np.isnan(b)), column
+            np.testing.assert_allclose(a[~np.isnan(a)], b[~np.isnan(b)], rtol=1e-12, atol=0)
+        compared += part.height
+    assert {"gallium", "germanium", "rare_earths"} <= set(got["commodity_id"])
+    assert compared == got.height > 100
+    from chokehold.spark import main  # the spark-submit script, in the active session
+
+    out = tmp_path / "shares"
+    assert main(["shares", "--years", "2031-2032", "--input", str(lake[0]), "--warehouse",
+                 str(loaded), "--output", str(out)]) == 0
+    assert pl.read_parquet(out / "*.parquet").sort(got.columns).equals(got.sort(got.columns))

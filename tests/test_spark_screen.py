@@ -236,12 +236,16 @@ def test_spark_failing_mid_job_leaves_no_output(spark, lake: tuple[Path, dict],
 def test_cli_engine_spark(spark, lake: tuple[Path, dict], loaded: Path, tmp_path: Path,
                           capsys: pytest.CaptureFixture[str], oracle: pl.DataFrame):
     """chokehold trade screen --engine spark, in the test's session (no --master: the active
-    one), country names from the warehouse."""
+    one), country names from a BACI country_codes CSV."""
     from tests.helpers import run_cli
 
+    names = tmp_path / "country_codes_V209901.csv"
+    names.write_text("country_code,country_name,country_iso2,country_iso3\n" + "".join(
+        f'{code},"{iso3} name",,{iso3}\n' for code, iso3 in CODES.items()))
     out = tmp_path / "result"
     done = run_cli(capsys, "-w", str(loaded), "trade", "screen", "--engine", "spark",
                    "--years", "2031-2032", "--input", str(lake[0]), "--output", str(out),
+                   "--countries", f"file://{names}",
                    "--top", "3", "--format", "json")
     assert done.exit_code == 0, done.stderr
     rows = json.loads(done.stdout)

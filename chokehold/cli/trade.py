@@ -124,6 +124,8 @@ def screen(
     lake: Annotated[str | None, typer.Option("--input", help="Spark: the lake URI.")] = None,
     output: Annotated[str | None, typer.Option(help="Spark: write all rows as Parquet here.")
                       ] = None,
+    countries: Annotated[str | None, typer.Option(
+        help="Spark: BACI country_codes CSV for names (default: the warehouse's).")] = None,
 ) -> None:
     """Every importer x HS6 line of a year: HHI, top supplier, EC SWD(2021) 352 flags
     (HHI > 0.4; imports > 50% of demand where known; imports / own exports > 1)."""
@@ -132,7 +134,7 @@ def screen(
 
         table = spark.screen(settings_of(ctx), spark.parse_years(years or str(year or "")),
                              master=master, remote=remote, lake=lake, output=output,
-                             hs_revision=revision, top=top, importer=importer,
+                             countries=countries, hs_revision=revision, top=top, importer=importer,
                              dependent_only=dependent_only)
         emit(table if fmt is not OutputFormat.table else table.select(
             "year", "hs_revision", "importer_iso3", "hs_code", "imports_usd", "hhi",

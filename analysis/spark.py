@@ -267,11 +267,20 @@ def countries_from_warehouse(warehouse: Path) -> pa.Table:
 def countries_from_csv(spark: SparkSession, uri: str) -> pa.Table:
     """BACI code -> ISO3 from a release's own country_codes_V*.csv (country_code,
     country_iso3), at any URI Spark reads."""
-    with engine_errors(f"reading {uri}"):
-        rows = spark.read.option("header", True).csv(uri).select(
-            "country_code", "country_iso3").collect()
-    return pa.table({"code": pa.array([int(r[0]) for r in rows], pa.int32()),
-                     "iso3": pa.array([r[1] for r in rows], pa.string())})
+    from pyspark.errors import AnalysisException
+
+    try:
+        with engine_errors(f"reading {uri}"):
+            rows = spark.read.option("header", True).csv(uri).select(
+                "country_code", "country_iso3").collect()
+        return pa.table({"code": pa.array([int(r[0]) for r in rows], pa.int32()),
+                         "iso3": pa.array([r[1] for r in rows], pa.string())})
+    except (SparkEngineError, ValueError, TypeError) as exc:
+        if isinstance(exc, SparkEngineError) and not isinstance(exc.__cause__, AnalysisException):
+            raise
+        first = str(exc).splitlines()[0][:300]
+        raise ChokeholdError(f"{uri}: not a BACI country_codes CSV with country_code and "
+                             f"country_iso3 ({first})") from None
 
 
 def _spark_schema(schema: pa.Schema) -> str:

@@ -209,6 +209,9 @@ def test_bad_input_one_line(spark, lake: tuple[Path, dict], countries: pa.Table,
     assert info.value.exit_code == 2
     with pytest.raises(ChokeholdError, match="no lake at"):
         spark_engine.run_screen(spark, f"file://{tmp_path}/nowhere", [2031], countries)
+    with pytest.raises(ChokeholdError, match="not a BACI country_codes CSV") as info:
+        spark_engine.countries_from_csv(spark, str(tmp_path / "country_codes.csv"))
+    assert info.value.exit_code == 2
     (tmp_path / "_current.json").write_text('{"format": "something else"}')
     with pytest.raises(ChokeholdError, match="not a chokehold lake manifest"):
         spark_engine.run_screen(spark, str(tmp_path), [2031], countries)

@@ -10,6 +10,7 @@ spark`` runs the same code.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import re
 import shutil
 import sys
@@ -50,6 +51,9 @@ def session(master: str | None, remote: str | None) -> Iterator[SparkSession]:
 
     if master and remote:
         raise ChokeholdError("--master and --remote exclude each other: choose one")
+    if importlib.util.find_spec("pyspark") is None:
+        raise engine.SparkEngineError("the Spark engine needs pyspark: pip install "
+                                      "'chokehold[spark]' (or run where Spark provides it)")
     if not master:
         yield engine.remote_session(remote) if remote else engine.active_session()
         return

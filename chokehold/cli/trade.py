@@ -132,6 +132,9 @@ def screen(
     if engine is Engine.spark:
         from chokehold import spark
 
+        if source != "baci":
+            raise ChokeholdError(f"--engine spark screens the lake's BACI files, not {source}")
+
         table = spark.screen(settings_of(ctx), spark.parse_years(years or str(year or "")),
                              master=master, remote=remote, lake=lake, output=output,
                              countries=countries, hs_revision=revision, top=top, importer=importer,

@@ -19,6 +19,7 @@ from typing import Literal
 import duckdb
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from chokehold.analysis.shares import Basis, partner_shares
 from chokehold.errors import ChokeholdError
@@ -302,33 +303,79 @@ def supplier_cells(importer: np.ndarray, exporter: np.ndarray, hs: np.ndarray,
         "world_exports_usd": world[row_line]})
 
 
-def dependency_flags(cells: pl.DataFrame, demand: pl.DataFrame | None = None) -> pl.DataFrame:
+SCREEN_INPUT = ("importer_code", "exporter_code", "hs6", "value_usd")
+"""The kernel's input columns: one row per importer, exporter and HS6 line of one HS revision
+and year (the lake's baci_flows columns); countries and lines as non-negative integer codes."""
+SCREEN_SCHEMA = pa.schema([
+    ("year", pa.int32()), ("hs_revision", pa.string()), ("importer_iso3", pa.string()),
+    ("hs_code", pa.string()), ("imports_usd", pa.float64()), ("hhi", pa.float64()),
+    ("suppliers", pa.int64()), ("top_supplier", pa.string()), ("top_share", pa.float64()),
+    ("own_exports_usd", pa.float64()), ("top_supplier_world_export_share", pa.float64()),
+    ("import_dependence", pa.float64()), ("imports_to_exports", pa.float64()),
+    ("flag_concentration", pa.bool_()), ("flag_import_dependence", pa.bool_()),
+    ("flag_low_substitutability", pa.bool_()), ("dependent", pa.bool_())])
+"""The screen's rows, exactly typed (Spark's Arrow UDFs refuse large_string or untyped nulls)."""
+
+
+def dependency_flags(cells: pl.DataFrame) -> pl.DataFrame:
     """HHI, top share, the EC 2021 criteria and flags for supplier_cells rows (named: importer_iso3,
-    hs_code). ``demand`` (importer_iso3, hs_code, demand_usd), where known, gives the
-    import-dependence criterion; without it that criterion is null and not applied."""
-    if demand is not None:
-        cells = cells.join(demand.select("importer_iso3", "hs_code", "demand_usd"),
-                           on=["importer_iso3", "hs_code"], how="left")
-    dependence = (pl.col("imports_usd") / pl.col("demand_usd").replace(0, None)
-                  if demand is not None else pl.lit(None, pl.Float64))
+    hs_code). The import-dependence criterion needs demand (``with_demand``); here it is null
+    and not applied."""
     to_exports = pl.col("imports_usd") / pl.col("own_exports_usd").replace(0, None)
     out = cells.with_columns(
         (pl.col("sum_sq") / pl.col("imports_usd") ** 2).alias("hhi"),
         (pl.col("top_usd") / pl.col("imports_usd")).alias("top_share"),
         (pl.col("top_supplier_exports_usd") / pl.col("world_exports_usd"))
         .alias("top_supplier_world_export_share"),
-        dependence.alias("import_dependence"),
+        pl.lit(None, pl.Float64).alias("import_dependence"),
         to_exports.alias("imports_to_exports"),
     ).with_columns(
         (pl.col("hhi") > EC_HHI_THRESHOLD).alias("flag_concentration"),
-        (pl.col("import_dependence") > EC_IMPORT_DEPENDENCE_THRESHOLD)
-        .alias("flag_import_dependence"),
+        pl.lit(None, pl.Boolean).alias("flag_import_dependence"),
         (pl.col("imports_to_exports") > EC_IMPORTS_TO_EXPORTS_THRESHOLD)
         .fill_null(pl.col("own_exports_usd") == 0).alias("flag_low_substitutability"),
     )
     return out.with_columns(
+        (pl.col("flag_concentration") & pl.col("flag_low_substitutability")).alias("dependent"))
+
+
+def screen_kernel(flows: pa.Table, countries: pa.Table, *, year: int, hs_revision: str
+                  ) -> pa.Table:
+    """The screen of one HS revision and year, Arrow in, Arrow out (``SCREEN_SCHEMA``).
+
+    ``flows`` has the ``SCREEN_INPUT`` columns (others are ignored); ``countries`` (code, iso3)
+    names the codes. Every sum stays inside one HS6 line, so any split of a year by line (Spark
+    runs this per revision, year and ``hs6 % N``) gives the same rows. Rows come in no
+    particular order; demand, sorting and limits are applied after the kernel.
+    """
+    if flows.num_rows == 0:
+        return SCREEN_SCHEMA.empty_table()
+    cells = supplier_cells(*(flows.column(c).to_numpy() for c in SCREEN_INPUT))
+    iso3 = dict(zip(countries.column("code").to_pylist(), countries.column("iso3").to_pylist()))
+    cells = cells.with_columns(
+        pl.col("importer").replace_strict(iso3, default=None, return_dtype=pl.String)
+        .alias("importer_iso3"),
+        pl.col("hs").cast(pl.String).str.zfill(6).alias("hs_code"),
+        pl.col("top_supplier").replace_strict(iso3, default=None, return_dtype=pl.String))
+    screen = dependency_flags(cells).with_columns(
+        pl.lit(year, pl.Int32).alias("year"), pl.lit(hs_revision).alias("hs_revision"))
+    return screen.select(SCREEN_SCHEMA.names).to_arrow().cast(SCREEN_SCHEMA)
+
+
+def with_demand(screen: pl.DataFrame, demand: pl.DataFrame) -> pl.DataFrame:
+    """Screen rows with the import-dependence criterion where demand is known: ``demand``
+    (importer_iso3, hs_code, demand_usd); imports / demand > 0.5 flags the line."""
+    joined = screen.join(demand.select("importer_iso3", "hs_code", "demand_usd"),
+                         on=["importer_iso3", "hs_code"], how="left")
+    return joined.with_columns(
+        (pl.col("imports_usd") / pl.col("demand_usd").replace(0, None)).alias("import_dependence")
+    ).with_columns(
+        (pl.col("import_dependence") > EC_IMPORT_DEPENDENCE_THRESHOLD)
+        .alias("flag_import_dependence"),
+    ).with_columns(
         (pl.col("flag_concentration") & pl.col("flag_low_substitutability")
-         & pl.col("flag_import_dependence").fill_null(True)).alias("dependent"))
+         & pl.col("flag_import_dependence").fill_null(True)).alias("dependent")
+    ).select(screen.columns)
 
 
 def global_screen(con: duckdb.DuckDBPyConnection, year: int, *, source: str = "baci",
@@ -344,20 +391,12 @@ def global_screen(con: duckdb.DuckDBPyConnection, year: int, *, source: str = "b
     rows, names = _screen_rows(con, source, year, revision)
     if rows.is_empty():
         raise ChokeholdError(f"no {source} {revision} trade for {year} in the warehouse")
-    cells = supplier_cells(*(rows[c].to_numpy() for c in ("importer", "exporter", "hs", "v")))
-    iso3 = dict(zip(names["code"], names["iso3"]))
-    cells = cells.with_columns(
-        pl.col("importer").replace_strict(iso3, default=None, return_dtype=pl.String)
-        .alias("importer_iso3"),
-        pl.col("hs").cast(pl.String).str.zfill(6).alias("hs_code"),
-        pl.col("top_supplier").replace_strict(iso3, default=None, return_dtype=pl.String))
-    screen = dependency_flags(cells, demand).sort(
-        ["imports_usd", "importer_iso3", "hs_code"], descending=[True, False, False])
-    if limit:
-        screen = screen.head(limit)
-    return screen.select(
-        pl.lit(year, pl.Int32).alias("year"), pl.lit(revision).alias("hs_revision"),
-        "importer_iso3", "hs_code", "imports_usd", "hhi", "suppliers", "top_supplier",
-        "top_share", "own_exports_usd", "top_supplier_world_export_share", "import_dependence",
-        "imports_to_exports", "flag_concentration", "flag_import_dependence",
-        "flag_low_substitutability", "dependent")
+    flows = rows.select("importer", "exporter", "hs", "v").to_arrow().rename_columns(
+        list(SCREEN_INPUT))
+    screen = pl.from_arrow(screen_kernel(flows, names.to_arrow(), year=year,
+                                         hs_revision=revision))
+    if demand is not None:
+        screen = with_demand(screen, demand)
+    screen = screen.sort(["imports_usd", "importer_iso3", "hs_code"],
+                         descending=[True, False, False])
+    return screen.head(limit) if limit else screen

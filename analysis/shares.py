@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Literal
 
 import polars as pl
+import pyarrow as pa
 
 Basis = Literal["value", "qty"]
 BASIS_COLUMN = {"value": "value_usd", "qty": "qty"}
@@ -57,3 +58,35 @@ def supplier_share(shares: pl.DataFrame, supplier_iso3: str,
             .with_columns(pl.col("supplier_share").fill_null(0.0),
                           pl.col("supplier_value_usd").fill_null(0.0))
             .sort(list(by)))
+
+
+SHARES_INPUT = ("commodity_id", "importer_code", "exporter_code", "value_usd", "qty")
+"""The share kernel's input: lake baci_flows rows (one revision and year) joined to the
+commodity groups their HS6 line belongs to (a line may be in several)."""
+SHARES_SCHEMA = pa.schema([
+    ("year", pa.int32()), ("hs_revision", pa.string()), ("commodity_id", pa.string()),
+    ("importer_iso3", pa.string()), ("partner_iso3", pa.string()), ("value_usd", pa.float64()),
+    ("qty", pa.float64()), ("share", pa.float64()), ("hhi", pa.float64())])
+
+
+def shares_kernel(flows: pa.Table, countries: pa.Table, *, year: int, hs_revision: str
+                  ) -> pa.Table:
+    """Each partner's share (of value) of an importer's imports of a commodity group, with the
+    group's HHI, for one HS revision and year: Arrow in, Arrow out (``SHARES_SCHEMA``).
+
+    Countries are named first (``countries``: code, iso3), as the trade_flows view names them,
+    then summed per partner like ``partner_shares`` (quantities in tonnes: BACI's q is). Every
+    sum stays inside one importer, group and year, so any split by importer gives the same rows.
+    """
+    iso3 = dict(zip(countries.column("code").to_pylist(), countries.column("iso3").to_pylist()))
+    frame = pl.from_arrow(flows.select(list(SHARES_INPUT))).with_columns(
+        pl.col("importer_code").replace_strict(iso3, default=None, return_dtype=pl.String)
+        .alias("reporter_iso3"),
+        pl.col("exporter_code").replace_strict(iso3, default=None, return_dtype=pl.String)
+        .alias("partner_iso3"), pl.lit("t").alias("qty_unit"))
+    by = ("commodity_id", "reporter_iso3")
+    out = partner_shares(frame, "value", by).with_columns(
+        (pl.col("share") ** 2).sum().over(list(by)).alias("hhi"),
+        pl.lit(year, pl.Int32).alias("year"), pl.lit(hs_revision).alias("hs_revision"))
+    return out.rename({"reporter_iso3": "importer_iso3"}).select(SHARES_SCHEMA.names).to_arrow() \
+        .cast(SHARES_SCHEMA)

@@ -103,9 +103,14 @@ def shares(
          title=f"{iso3} imports of {commodity} by partner ({source.value}, {basis.value})")
 
 
+class Engine(str, Enum):
+    duckdb = "duckdb"
+    spark = "spark"
+
+
 def screen(
     ctx: typer.Context,
-    year: Annotated[int, typer.Option(help="Year to screen.")],
+    year: Annotated[int | None, typer.Option(help="Year to screen (--engine duckdb).")] = None,
     top: Annotated[int, typer.Option(help="Rows to show (largest imports first).")] = 50,
     source: Annotated[str, typer.Option(help="Source of bilateral trade.")] = "baci",
     revision: Annotated[str | None, REVISION] = None,
@@ -113,9 +118,37 @@ def screen(
     dependent_only: Annotated[bool, typer.Option(
         "--dependent-only", help="Only lines flagged as dependencies.")] = False,
     fmt: Annotated[OutputFormat, FORMAT_OPTION] = OutputFormat.table,
+    engine: Annotated[Engine, typer.Option(help="duckdb (the warehouse) or spark (the lake's "
+                                           "Parquet files; docs/spark.md).")] = Engine.duckdb,
+    years: Annotated[str | None, typer.Option(help="Spark: years, e.g. 1995-2024.")] = None,
+    master: Annotated[str | None, typer.Option(help="Spark: start a session, e.g. 'local[2]'.")
+                      ] = None,
+    remote: Annotated[str | None, typer.Option(help="Spark Connect URL, sc://HOST:15002.")
+                      ] = None,
+    lake: Annotated[str | None, typer.Option("--input", help="Spark: the lake URI.")] = None,
+    output: Annotated[str | None, typer.Option(help="Spark: write all rows as Parquet here.")
+                      ] = None,
+    countries: Annotated[str | None, typer.Option(
+        help="Spark: BACI country_codes CSV for names (default: the warehouse's).")] = None,
 ) -> None:
     """Every importer x HS6 line of a year: HHI, top supplier, EC SWD(2021) 352 flags
     (HHI > 0.4; imports > 50% of demand where known; imports / own exports > 1)."""
+    if engine is Engine.spark:
+        from chokehold import spark
+
+        if source != "baci":
+            raise ChokeholdError(f"--engine spark screens the lake's BACI files, not {source}")
+
+        table = spark.screen(settings_of(ctx), spark.parse_years(years or str(year or "")),
+                             master=master, remote=remote, lake=lake, output=output,
+                             countries=countries, hs_revision=revision, top=top, importer=importer,
+                             dependent_only=dependent_only)
+        emit(table if fmt is not OutputFormat.table else table.select(
+            "year", "hs_revision", "importer_iso3", "hs_code", "imports_usd", "hhi",
+            "top_supplier", "top_share", "dependent"), fmt, title=f"Dependency screen {years}")
+        return
+    if year is None:
+        raise ChokeholdError("--year is required (or --engine spark --years FIRST-LAST)")
     with open_read(ctx) as con:
         table = dependence.global_screen(con, year, source=source, hs_revision=revision,
                                          limit=None if importer or dependent_only else top)

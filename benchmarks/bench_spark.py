@@ -1,0 +1,185 @@
+"""Benchmark: the global screen on Spark local mode vs the one-machine DuckDB path, same files.
+
+Generates full-scale BACI-shaped years (~11 million rows each) with bench_trade's generator and
+writes them in the lake layout (``baci_flows/hs_revision=HS17/year=Y/<hash>.parquet`` and
+``_current.json``; years after the first are the same triples with values redrawn). Then, on
+one and on three years:
+
+  screen_spark_local     chokehold on Spark local[2] (session already started): read the listed
+                         files, the kernel per (revision, year, hs6 % 32) group, the full result
+                         written as Parquet, the top 50 rows collected;
+  baseline               the DuckDB path: read_parquet of the same files, the same kernel per
+                         revision and year, sorted, the full result written as Parquet.
+  spark_session_start    starting the local[2] session vs opening DuckDB and counting a file.
+
+Peak RSS is of the whole process tree (this Python, the JVM, Spark's Python workers), sampled
+every 100 ms. Prints ``BENCH <name> chokehold_s=<x> baseline_s=<y> ratio=<y/x> peak_mb=<m>``.
+Run: ``.venv/bin/python benchmarks/bench_spark.py [--rows N] [--years 3]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Self
+
+import duckdb
+import psutil
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent)]
+
+import bench_trade  # noqa: E402
+
+from tests.lake import publish, write_partition  # noqa: E402
+
+LAKE = bench_trade.SCRATCH / "lake"
+WORK = bench_trade.SCRATCH / "spark_work"
+FIRST_YEAR = bench_trade.YEAR - 2
+
+
+class TreeRss:
+    """Peak resident memory of this process and all its descendants while a block runs."""
+
+    def __enter__(self) -> Self:
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        me = psutil.Process()
+        while not self._stop.is_set():
+            total = 0
+            for proc in [me, *me.children(recursive=True)]:
+                try:
+                    total += proc.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak = max(self.peak, total)
+            time.sleep(0.1)
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def mb(self) -> float:
+        return self.peak / 1e6
+
+
+def build_lake(rows: int, n_years: int) -> list[int]:
+    """The lake of ``n_years`` HS17 years from bench_trade's BACI-shaped CSV (generated once)."""
+    bench_trade.generate(rows)
+    years = list(range(FIRST_YEAR, FIRST_YEAR + n_years))
+    stamp = LAKE / f".built-{rows}-{n_years}"
+    if stamp.exists():
+        return years
+    shutil.rmtree(LAKE, ignore_errors=True)
+    con = duckdb.connect()
+    con.execute("SET threads = 2")
+    entries = []
+    for n, year in enumerate(years):
+        value = "v * 1000" if n == 0 else "round(exp(random() * 12) / 10, 3) * 1000"
+        flows = con.sql(f"""
+            SELECT CAST(i AS SMALLINT) AS exporter_code, CAST(j AS SMALLINT) AS importer_code,
+                   CAST(k AS INTEGER) AS hs6, CAST({value} AS DOUBLE) AS value_usd,
+                   TRY_CAST(trim(q) AS DOUBLE) AS qty
+            FROM read_csv('{bench_trade.DATA}', header = true,
+                          types = {{'k': 'VARCHAR', 'q': 'VARCHAR'}})""").to_arrow_table()
+        entries.append(write_partition(LAKE, "HS17", year, flows))
+        print(f"# lake: HS17 {year}: {flows.num_rows:,} rows", flush=True)
+        del flows
+    publish(LAKE, entries)
+    stamp.touch()
+    return years
+
+
+def countries() -> pa.Table:
+    """BACI code -> ISO3 from the generator's country_codes CSV."""
+    table = duckdb.sql(f"SELECT CAST(country_code AS INTEGER) AS code, country_iso3 AS iso3 "
+                       f"FROM read_csv('{bench_trade.COUNTRIES}')").to_arrow_table()
+    return table.cast(pa.schema([("code", pa.int32()), ("iso3", pa.string())]))
+
+
+def duckdb_path(years: list[int], names: pa.Table, out: Path) -> float:
+    """The one-machine path on the same files: read_parquet, kernel, sort, write Parquet."""
+    import json
+
+    import polars as pl
+
+    from chokehold.analysis.dependence import screen_kernel
+
+    entries = [e for e in json.loads((LAKE / "_current.json").read_text())["tables"]["baci_flows"]
+               if e["year"] in years]
+    start = time.perf_counter()
+    con = duckdb.connect()
+    screens = [screen_kernel(con.sql(f"SELECT importer_code, exporter_code, hs6, value_usd "
+                                     f"FROM read_parquet('{LAKE / e['path']}')").to_arrow_table(),
+                             names, year=e["year"], hs_revision=e["hs_revision"])
+               for e in entries]
+    result = pl.from_arrow(pa.concat_tables(screens)).sort(
+        ["imports_usd", "importer_iso3", "hs_code"], descending=[True, False, False])
+    pq.write_table(result.to_arrow(), out)
+    elapsed = time.perf_counter() - start
+    print(f"# duckdb path: {result.height:,} rows in {elapsed:.2f} s", flush=True)
+    return elapsed
+
+
+def spark_path(spark, years: list[int], names: pa.Table, out: Path) -> float:
+    from chokehold.analysis.spark import run_screen
+
+    start = time.perf_counter()
+    top = run_screen(spark, str(LAKE), years, names, output=str(out), top=50)
+    elapsed = time.perf_counter() - start
+    print(f"# spark path: top {top.height} rows in {elapsed:.2f} s", flush=True)
+    return elapsed
+
+
+def bench(name: str, ours: float, base: float, peak_mb: float) -> None:
+    print(f"BENCH {name} chokehold_s={ours:.2f} baseline_s={base:.2f} ratio={base / ours:.2f} "
+          f"peak_mb={peak_mb:.0f}", flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=11_000_000)
+    parser.add_argument("--years", type=int, default=3)
+    args = parser.parse_args()
+    from chokehold.analysis.spark import local_session
+
+    years = build_lake(args.rows, args.years)
+    names = countries()
+    shutil.rmtree(WORK, ignore_errors=True)
+    WORK.mkdir(parents=True)
+    with TreeRss() as mem:
+        start = time.perf_counter()
+        spark = local_session("local[2]", local_dir=WORK / "spark", driver_memory="2g")
+        session_s = time.perf_counter() - start
+    start = time.perf_counter()
+    duckdb.connect().sql(f"SELECT count(*) FROM read_parquet('{LAKE}/baci_flows/**/*.parquet')"
+                         ).fetchall()
+    bench("spark_session_start", session_s, time.perf_counter() - start, mem.mb)
+    try:
+        for name, chosen in (("screen_spark_local", years[-1:]), ("screen_spark_local_3y", years)):
+            if name.endswith("3y") and len(years) < 3:
+                continue
+            base = duckdb_path(chosen, names, WORK / f"{name}_duckdb.parquet")
+            with TreeRss() as mem:
+                ours = spark_path(spark, chosen, names, WORK / name)
+            bench(name, ours, base, mem.mb)
+    finally:
+        spark.stop()
+        shutil.rmtree(WORK, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

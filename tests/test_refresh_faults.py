@@ -24,6 +24,8 @@ from fakesources import data_state, install, months, register, run_refresh, writ
 from fakesources.httpfx import app
 from faultserver import FAULTS, FaultServer
 
+from conftest import copy_warehouse
+
 from chokehold.config import load_settings
 from chokehold.vintages import MANIFEST
 from chokehold.warehouse import open_warehouse
@@ -193,8 +195,7 @@ def test_sigkill_at_random_points_leaves_before_or_after(tmp_path: Path, process
     base = tmp_path / "base" / "wh"
     before = data_state(base / "warehouse.duckdb")
     after_settings = load_settings(**{**kwargs, "warehouse": tmp_path / "after" / "w.duckdb"})
-    shutil.copy(base / "warehouse.duckdb", after_settings.warehouse.parent.mkdir() or
-                after_settings.warehouse)
+    copy_warehouse(base / "warehouse.duckdb", after_settings.warehouse)
     refresh_warehouse(after_settings, ["slowfx"], options)
     after = data_state(after_settings.warehouse)
     assert after != before

@@ -129,20 +129,19 @@ def test_reroute_signal_before_after():
 
 
 def test_global_screen_small_case(warehouse_copy: Path):
-    from chokehold.warehouse import load_frame
+    from chokehold.pipelines import baci
 
     rows = [("JPN", "CHN", 90.0), ("JPN", "VNM", 10.0), ("USA", "CHN", 50.0), ("USA", "JPN", 50.0),
             ("CHN", "JPN", 5.0)]
     baci_code = {"JPN": 392, "CHN": 156, "VNM": 704, "USA": 842}
-    frame = pl.DataFrame([{"batch": 999, "importer_code": baci_code[i],
+    frame = pl.DataFrame([{"importer_code": baci_code[i],
                            "exporter_code": baci_code[e], "hs6": 280530, "value_usd": v,
                            "qty": None} for i, e, v in rows],
                          schema_overrides={"qty": pl.Float64})
-    batch = pl.DataFrame({"batch": [999], "hs_revision": ["HS17"], "year": [2030],
-                          "release": ["t"]})
     with open_warehouse(warehouse_copy) as con:
-        load_frame(con, "baci_batches", batch, source_id="baci", vintage="t")
-        load_frame(con, "baci_flows", frame, source_id="baci", vintage="t")
+        con.register("rows", frame)
+        baci.load_years(con, "HS17", "t", {2030: "SELECT * FROM rows"}, origin="test",
+                        sha256=None)
         screen = dependence.global_screen(con, 2030)
     jpn = screen.filter(pl.col("importer_iso3") == "JPN").row(0, named=True)
     assert jpn["hhi"] == pytest.approx(0.82) and jpn["top_supplier"] == "CHN"

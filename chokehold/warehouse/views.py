@@ -229,10 +229,15 @@ def price_views() -> list[str]:
     return [units_view(), *FX_VIEWS, PRICES_USD_VIEW, price_gap_view()]
 
 
+def code_views() -> list[str]:
+    """The views defined over the tables alone (not over the lake catalog), in order."""
+    return [BACI_COUNTRIES, TRADE_FLOWS, *price_views()]
+
+
 def statements(con: duckdb.DuckDBPyConnection, lake_dir: Path | None = None) -> list[str]:
     """Every view's CREATE statement, in dependency order."""
     files = baci_files(con, lake_dir or lake.root(con))
-    return [BACI_COUNTRIES, baci_flows_view(files), TRADE_FLOWS, *price_views()]
+    return [baci_flows_view(files), *code_views()]
 
 
 def fingerprint(sqls: list[str]) -> str:

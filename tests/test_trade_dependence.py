@@ -62,12 +62,23 @@ def test_shares_sum_to_one_and_hhi_within_bounds(rows):
     assert 1 / n - 1e-9 <= hhi <= 1 + 1e-9
 
 
-def test_mixed_revisions_in_one_period_are_refused():
-    data = flows([("CHN", Y, "280530", 10, 1), ("CHN", Y, "280530", 10, 1, "HS17")])
-    with pytest.raises(ChokeholdError, match="several HS revisions"):
-        dependence.commodity_flows(data, LINES, "ree")
+def test_mixed_revisions_in_one_period_are_never_summed():
+    """Two revisions of one period: the newest by default, the preferred one where given."""
+    data = flows([("CHN", Y, "280530", 10, 1), ("CHN", Y, "280530", 12, 1, "HS17")])
+    newest = dependence.commodity_flows(data, LINES, "ree")
+    assert newest["hs_revision"].to_list() == ["HS17"] and newest["value_usd"].to_list() == [12]
+    preferred = dependence.commodity_flows(data, LINES, "ree", prefer="HS92")
+    assert preferred["hs_revision"].to_list() == ["HS92"]
     chosen = dependence.commodity_flows(data, LINES, "ree", hs_revision="HS17")
     assert chosen["hs_revision"].to_list() == ["HS17"]
+    assert dependence.import_shares(newest)["value_usd"].to_list() == [12]
+
+
+def test_revisions_order_by_the_year_they_took_effect():
+    assert dependence.choose_revision(["HS92", "HS17", "HS02"]) == "HS17"
+    assert dependence.choose_revision(["HS92", "HS96"]) == "HS96"
+    assert dependence.choose_revision(["HS92", "HS17"], prefer="HS92") == "HS92"
+    assert dependence.choose_revision(["HS92"], prefer="HS17") == "HS92"
 
 
 def test_national_codes_match_their_six_digit_line():

@@ -71,7 +71,8 @@ def _commodity_flows(ctx: typer.Context, con: duckdb.DuckDBPyConnection, commodi
     require_commodity(load_commodities(settings_of(ctx).commodities_file), commodity)
     flows = read_query(con, f"SELECT * FROM trade_flows WHERE {where}", params)
     lines = read_query(con, "SELECT commodity_id, hs_revision, hs_code FROM commodity_hs")
-    return dependence.commodity_flows(flows, lines, commodity, revision)
+    return dependence.commodity_flows(flows, lines, commodity, revision,
+                                      prefer=settings_of(ctx).hs_revision)
 
 
 def shares(
@@ -96,7 +97,8 @@ def shares(
         pl.lit(commodity).alias("commodity"), pl.lit(basis.value).alias("basis"))
     emit(table.select("period", "reporter_iso3", "commodity", "partner_iso3", "value_usd", "qty",
                       "share", "hhi", "basis", "months", "source"), fmt,
-         title=f"{iso3} imports of {commodity} by partner ({source.value}, {basis.value})")
+         title=f"{iso3} imports of {commodity} by partner ({source.value}, {basis.value}, "
+               f"{', '.join(sorted(flows['hs_revision'].unique()))})")
 
 
 def screen(
@@ -113,6 +115,8 @@ def screen(
     """Every importer x HS6 line of a year: HHI, top supplier, EC SWD(2021) 352 flags
     (HHI > 0.4; imports > 50% of demand where known; imports / own exports > 1)."""
     with open_read(ctx) as con:
+        revision = revision or dependence.screen_revision(
+            con, year, source=source, prefer=settings_of(ctx).hs_revision)
         table = dependence.global_screen(con, year, source=source, hs_revision=revision,
                                          limit=None if importer or dependent_only else top)
         if importer:
@@ -122,7 +126,7 @@ def screen(
     if fmt is OutputFormat.table:
         table = table.select("importer_iso3", "hs_code", "imports_usd", "hhi", "top_supplier",
                              "top_share", "imports_to_exports", "dependent")
-    emit(table.head(top), fmt, title=f"Dependency screen {year} ({source})")
+    emit(table.head(top), fmt, title=f"Dependency screen {year} ({source}, {revision})")
 
 
 def mirror(

@@ -275,7 +275,8 @@ def _attach_views(con: duckdb.DuckDBPyConnection, folder: Path, schema: str = "m
         columns = ", ".join(f'CAST(NULL AS {c.type}) AS "{c.name}"'
                             for c in table_specs()["reported_flows"].columns)
         con.execute("CREATE OR REPLACE VIEW reported_flows AS " + (
-            f"SELECT * FROM read_parquet([{', '.join(map(_text, reported))}])" if reported
+            f"SELECT * FROM read_parquet([{', '.join(map(_text, reported))}], "
+            "hive_partitioning = false)" if reported
             else f"SELECT {columns} WHERE FALSE"))
         for sql in views.code_views():
             con.execute(sql)

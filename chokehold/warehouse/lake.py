@@ -129,7 +129,7 @@ def row_digest(con: duckdb.DuckDBPyConnection, relation_sql: str) -> tuple[int, 
 
 
 def read_sql(lake: Path, path: str | Path) -> str:
-    return f"SELECT * FROM read_parquet({_sql_text(lake / path)})"
+    return f"SELECT * FROM read_parquet({_sql_text(lake / path)}, hive_partitioning = false)"
 
 
 def seal(con: duckdb.DuckDBPyConnection, lake: Path, table: str, part: str, tmp: Path,

@@ -53,7 +53,8 @@ def baci_flows_view(files: list[tuple[int, Path]]) -> str:
         f"SELECT CAST({batch} AS USMALLINT) AS batch, CAST(importer_code AS USMALLINT) AS "
         "importer_code, CAST(exporter_code AS USMALLINT) AS exporter_code, "
         "CAST(hs6 AS UINTEGER) AS hs6, value_usd, qty FROM read_parquet("
-        + "'" + str(path).replace("'", "''") + "')" for batch, path in files]
+        + "'" + str(path).replace("'", "''") + "', hive_partitioning = false)"
+        for batch, path in files]
     return "CREATE OR REPLACE VIEW baci_flows AS\n" + ("\nUNION ALL ".join(branches) or EMPTY_BACI)
 
 

@@ -123,11 +123,12 @@ baci_flows rows."""
 
 
 def _file_problem(con: duckdb.DuckDBPyConnection, lake_dir: Path, tmp: Path,
-                  products: bool) -> tuple[str, str] | None:
-    """(field, message) of the first rule a written partition breaks, or None.
+                  products: bool) -> tuple[str, str] | tuple[int, str]:
+    """(field, message) of the first rule a written partition breaks, or, when none does,
+    its (rows, row digest).
 
-    One scan for the spec's rules and the codes, and one count of distinct keys (packed into
-    one BIGINT: countries below 2^16, lines below 2^20) for "one row per key".
+    One scan for the spec's rules, the codes, the row digest and a count of distinct keys
+    (packed into one BIGINT: countries below 2^16, lines below 2^20) for "one row per key".
     """
     source = lake.read_sql(lake_dir, tmp.relative_to(lake_dir))
     codes = "SELECT code FROM baci_countries"
@@ -152,14 +153,14 @@ def _file_problem(con: duckdb.DuckDBPyConnection, lake_dir: Path, tmp: Path,
     found = con.execute("SELECT " + ", ".join(f"bool_or(coalesce({cond}, FALSE))"
                                               for _, cond, _ in rules)
                         + ", count(*), count(DISTINCT (CAST(importer_code AS BIGINT) << 36) | "
-                          "(CAST(exporter_code AS BIGINT) << 20) | CAST(hs6 AS BIGINT)) "
-                          f"FROM ({source})").fetchall()[0]
+                          "(CAST(exporter_code AS BIGINT) << 20) | CAST(hs6 AS BIGINT)), "
+                          f"coalesce(bit_xor(hash(t)), 0) FROM ({source}) t").fetchall()[0]
     for (field, _, message), bad in zip(rules, found):
         if bad:
             return field, message
-    if found[-2] != found[-1]:
+    if found[-3] != found[-2]:
         return "hs6", "the same year, exporter, importer and HS code appear twice"
-    return None
+    return int(found[-3]), f"{int(found[-1]):016x}"
 
 
 def load_years(con: duckdb.DuckDBPyConnection, hs_revision: str, vintage: str,
@@ -175,16 +176,18 @@ def load_years(con: duckdb.DuckDBPyConnection, hs_revision: str, vintage: str,
     lake_dir = lake.root(con)
     started = datetime.now(UTC).replace(tzinfo=None)
     written: dict[int, Path] = {}
+    counted: dict[int, tuple[int, str]] = {}
     try:
         for year, select in years.items():
             part = lake.part_dir("baci_flows", hs_revision=hs_revision, year=year)
             written[year] = lake.write_temp(con, lake_dir, part,
                                             f"SELECT {LAKE_COLUMNS} FROM ({select})")
-            problem = _file_problem(con, lake_dir, written[year], products)
-            if problem is not None:
+            found = _file_problem(con, lake_dir, written[year], products)
+            if isinstance(found[0], str):
                 if diagnose is not None:
                     diagnose()
-                raise DataError(problem[1], source=origin, field=problem[0])
+                raise DataError(found[1], source=origin, field=found[0])
+            counted[year] = found
     except BaseException:
         for tmp in written.values():
             tmp.unlink(missing_ok=True)
@@ -194,7 +197,7 @@ def load_years(con: duckdb.DuckDBPyConnection, hs_revision: str, vintage: str,
     entries, revised = [], []
     for year, tmp in written.items():
         part = lake.part_dir("baci_flows", hs_revision=hs_revision, year=year)
-        entry = lake.seal(con, lake_dir, "baci_flows", part, tmp, vintage)
+        entry = lake.seal(con, lake_dir, "baci_flows", part, tmp, vintage, counted[year])
         before = old.get(part)
         if before is None:
             counts["inserted"] += entry.rows

@@ -113,11 +113,12 @@ def part_dir(table: str, **keys: object) -> str:
 
 
 def write_temp(con: duckdb.DuckDBPyConnection, lake: Path, part: str, select_sql: str) -> Path:
-    """Write the query's rows to a temporary file in the partition's folder."""
+    """Write the query's rows to a temporary file in the partition's folder (snappy: the
+    fastest codec to write; Spark and DuckDB read it natively)."""
     folder = lake / part
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f"{TMP_PREFIX}{uuid.uuid4().hex}.parquet"
-    con.execute(f"COPY ({select_sql}) TO {_sql_text(tmp)} (FORMAT parquet, COMPRESSION zstd)")
+    con.execute(f"COPY ({select_sql}) TO {_sql_text(tmp)} (FORMAT parquet, COMPRESSION snappy)")
     return tmp
 
 
@@ -133,9 +134,10 @@ def read_sql(lake: Path, path: str | Path) -> str:
 
 
 def seal(con: duckdb.DuckDBPyConnection, lake: Path, table: str, part: str, tmp: Path,
-         release: str | None) -> PartFile:
-    """Name a checked temporary file by its SHA-256 (durably) and describe it."""
-    rows, digest = row_digest(con, read_sql(lake, tmp.relative_to(lake)))
+         release: str | None, counted: tuple[int, str] | None = None) -> PartFile:
+    """Name a checked temporary file by its SHA-256 (durably) and describe it; ``counted``
+    is its (rows, row digest) where the caller's checks already computed them."""
+    rows, digest = counted or row_digest(con, read_sql(lake, tmp.relative_to(lake)))
     _fsync(tmp)
     sha = sha256_file(tmp)
     final = tmp.with_name(f"{sha}.parquet")

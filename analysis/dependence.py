@@ -13,8 +13,8 @@ million BACI rows, and sums it with NumPy over a dense countries x lines grid). 
 
 from __future__ import annotations
 
-from datetime import date
 from collections.abc import Iterable
+from datetime import date
 from typing import Literal
 
 import duckdb

@@ -66,7 +66,9 @@ def year_files(rows: int, years: int) -> list[Path]:
             out.append(target)
             if target.exists() and target.stat().st_size > rows * 20:
                 continue
-            con.execute(f"""COPY (SELECT {year} AS t, i, j, k, round(CAST(v AS DOUBLE) * {1 + k / 50}, 3) AS v, q
+            factor = 1 + k / 50
+            con.execute(f"""COPY (
+                SELECT {year} AS t, i, j, k, round(CAST(v AS DOUBLE) * {factor}, 3) AS v, q
                 FROM read_csv('{bench_trade.DATA}', all_varchar = true))
                 TO '{target}' (HEADER, DELIMITER ',')""")
     return out

@@ -26,7 +26,6 @@ import polars as pl
 
 from chokehold.config import PROJECT_ROOT, Settings, load_settings
 from chokehold.errors import ChokeholdError, UnknownValueError
-from chokehold.pipelines._common import sha256_file
 from chokehold.warehouse import lake, views
 from chokehold.warehouse.schema import table_specs
 

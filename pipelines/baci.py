@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from datetime import UTC, datetime
 import tempfile
 import zipfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -34,8 +34,7 @@ from chokehold.pipelines._packaged import geopolrisk_file
 
 from chokehold.config import Settings
 from chokehold.errors import DataError
-from chokehold.warehouse import Load, LoadResult, lake, load_frames
-from chokehold.warehouse import views
+from chokehold.warehouse import Load, LoadResult, lake, load_frames, views
 from chokehold.warehouse.db import record_load
 
 SOURCE_ID = "baci"

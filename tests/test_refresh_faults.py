@@ -20,11 +20,10 @@ from chokehold.pipelines.refresh import (
     RefreshFailedError,
     refresh_warehouse,
 )
+from conftest import copy_warehouse
 from fakesources import data_state, install, months, register, run_refresh, write_fx
 from fakesources.httpfx import app
 from faultserver import FAULTS, FaultServer
-
-from conftest import copy_warehouse
 
 from chokehold.config import load_settings
 from chokehold.vintages import MANIFEST

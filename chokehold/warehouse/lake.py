@@ -293,7 +293,7 @@ def remove_orphans(lake: Path, keep: set[str]) -> list[Path]:
     if not lake.is_dir():
         return []
     removed = []
-    for folder, dirs, files in os.walk(lake, topdown=False):
+    for folder, _dirs, files in os.walk(lake, topdown=False):
         here = Path(folder)
         for name in files:
             path = here / name

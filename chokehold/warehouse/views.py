@@ -12,9 +12,9 @@ import hashlib
 from pathlib import Path
 
 import duckdb
-from chokehold.pipelines.price_units import CONVERTED_BASIS, UNITS_PER_TONNE
 
 from chokehold.errors import ChokeholdError
+from chokehold.pipelines.price_units import CONVERTED_BASIS, UNITS_PER_TONNE
 from chokehold.warehouse import lake
 
 VIEWS_KEY = "views_sha256"

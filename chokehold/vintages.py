@@ -1,8 +1,10 @@
-"""Published vintages: Parquet snapshots of the analysis tables, their manifests, and diffs.
+"""Published vintages: manifests of the analysis tables' files, and diffs.
 
-Each refresh that changes data publishes ``<vintages_dir>/<id>/`` with one Parquet file per
-analysis table, ``manifest.json`` (sources, their input checksums, row counts and content hashes,
-code revision) and ``digest.md``/``digest.json`` (what changed since the previous vintage). The id
+Each refresh that changes data publishes ``<vintages_dir>/<id>/`` with ``manifest.json``
+(sources, their input checksums, row counts and content hashes, code revision; the lake files
+of each lake table and each small table's shared snapshot under ``<lake>/_snapshots``: nothing
+unchanged is copied) and ``digest.md``/``digest.json`` (what changed since the previous
+vintage). Older vintages whose manifests name Parquet files in their folder still open. The id
 is the UTC date plus the first 8 hex digits of the content hash, so the same data give the same
 hash. Reports reproduce last month's numbers with ``open_vintage(id)``, a read-only view of the
 snapshot that needs neither the warehouse nor the network.

@@ -7,6 +7,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -160,6 +161,7 @@ def test_a_small_refresh_shares_every_partition_and_reuses_its_digest(
     old, new = (vintages.read_manifest(settings.vintages_dir / v.vintage_id)
                 for v in (first, second))
     assert new["lake"]["baci_flows"] == old["lake"]["baci_flows"]
+    assert new["lake"]["reported_flows"] == old["lake"]["reported_flows"]
     assert new["tables"]["baci_batches"]["path"] == old["tables"]["baci_batches"]["path"]
     assert new["tables"]["fx_rates"]["path"] != old["tables"]["fx_rates"]["path"]
     assert sorted((settings.lake_root / "baci_flows").rglob("*.parquet")) == bulk_before
@@ -182,6 +184,33 @@ def test_a_small_refresh_shares_every_partition_and_reuses_its_digest(
                            ).fetchall() == [(3,)]
         assert con.execute("SELECT count(*) FROM trade_flows WHERE source = 'baci'"
                            ).fetchall() == [(1_264_888,)]
+
+
+def test_reported_flows_are_published_by_partition_and_kept_when_unchanged(
+        warehouse_copy: Path) -> None:
+    from chokehold.warehouse import load_frame
+    rows = pl.DataFrame({
+        "reporter_iso3": ["JPN", "JPN", "KOR"], "partner_iso3": ["CHN", "VNM", "CHN"],
+        "flow": "import", "period": [date(2024, 1, 1)] * 3, "freq": "M",
+        "hs_code": "280530", "hs_revision": "HS17", "value_usd": [1.0, 2.0, 3.0],
+        "qty": [None, 1.0, 2.0], "qty_unit": [None, "t", "t"], "source": "t", "vintage": "v1"})
+    with open_warehouse(warehouse_copy) as con:
+        load_frame(con, "reported_flows", rows, source_id="t", vintage="v1")
+        root = lake.root(con)
+        lake.publish_reported(con, root)
+        first = lake.catalog(con, "reported_flows")
+        lake.publish_reported(con, root)
+        assert lake.catalog(con, "reported_flows") == first
+        load_frame(con, "reported_flows", rows.with_columns(pl.col("value_usd") * 2),
+                   source_id="t", vintage="v1")
+        lake.publish_reported(con, root)
+        second = lake.catalog(con, "reported_flows")
+        in_files = con.execute("SELECT sum(value_usd) FROM read_parquet(?)",
+                               [[str(root / e.path) for e in second]]).fetchall()[0][0]
+    assert [e.part for e in first] == ["reported_flows/source=t/freq=M/reporter_iso3=JPN",
+                                       "reported_flows/source=t/freq=M/reporter_iso3=KOR"]
+    assert [e.rows for e in first] == [2, 1]
+    assert {e.path for e in second}.isdisjoint({e.path for e in first}) and in_files == 12.0
 
 
 def test_diff_compares_only_the_changed_partitions(lakehouse, tmp_path: Path,

@@ -378,10 +378,9 @@ def _parts(manifest: dict[str, Any]) -> dict[str, tuple] | None:
 
 def _changed_parts(old: dict[str, Any], new: dict[str, Any]) -> set[str] | None:
     """Partitions whose rows differ between two vintages; None: compare them all (a side
-    without lake partitions, or changed country codes, which name every BACI row)."""
+    without lake partitions)."""
     a, b = _parts(old), _parts(new)
-    codes = [m["tables"].get("country_codes", {}).get("hash") for m in (old, new)]
-    if a is None or b is None or codes[0] != codes[1]:
+    if a is None or b is None:
         return None
     return {part for part in a.keys() | b.keys() if a.get(part) != b.get(part)}
 
@@ -396,24 +395,78 @@ def _fingerprint(manifest: dict[str, Any], dataset: str) -> tuple | None:
     return tuple((t, tables[t]["rows"], tables[t]["hash"]) for t in parts)
 
 
+def _baci_parts(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {e["path"].rsplit("/", 1)[0]: e for e in manifest.get("lake", {}).get("baci_flows", [])}
+
+
+def _same_codes(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether both vintages name BACI's country codes alike (code -> ISO3)."""
+    return not con.execute(
+        "SELECT count(*) FROM ((SELECT code, iso3 FROM a.baci_countries EXCEPT "
+        "SELECT code, iso3 FROM b.baci_countries) UNION ALL (SELECT code, iso3 FROM "
+        "b.baci_countries EXCEPT SELECT code, iso3 FROM a.baci_countries))").fetchall()[0][0]
+
+
+def _baci_shortcut(old: dict[str, Any], new: dict[str, Any], parts: set[str]
+                   ) -> tuple[set[str], dict[str, int], list[dict[str, Any]]]:
+    """BACI partitions only one vintage has need no row compare: their rows are all added (or
+    all removed), and a year no partition of the old vintage had is a new period. Returns the
+    partitions left to compare, the added/removed counts, and the new-period rows."""
+    a, b = _baci_parts(old), _baci_parts(new)
+    added = [b[p] for p in parts if p in b and p not in a]
+    removed = [a[p] for p in parts if p in a and p not in b]
+    old_years = {e["year"] for e in a.values()}
+    periods = [{"dataset": "trade_flows", "series": "baci/A", "first": f"{e['year']}-01-01",
+                "last": f"{e['year']}-01-01", "periods": 1, "rows": e["rows"]}
+               for e in added if e["year"] not in old_years]
+    counts = {"added": sum(e["rows"] for e in added), "removed": sum(e["rows"] for e in removed)}
+    skipped = {e["path"].rsplit("/", 1)[0] for e in added + removed}
+    return parts - skipped, counts, periods
+
+
+def _merge_periods(found: pl.DataFrame, extra: list[dict[str, Any]]) -> pl.DataFrame:
+    if not extra:
+        return found
+    more = pl.DataFrame(extra, schema={"dataset": pl.String, "series": pl.String,
+                                       "first": pl.String, "last": pl.String,
+                                       "periods": pl.Int64, "rows": pl.Int64})
+    both = more if found.is_empty() else pl.concat([found.cast(more.schema), more])
+    return both.group_by("dataset", "series").agg(
+        pl.col("first").min(), pl.col("last").max(), pl.col("periods").sum(),
+        pl.col("rows").sum()).sort("dataset", "series")
+
+
 def diff_folders(old: Path, new: Path, tolerance: float, *,
                  memory_limit: str | None = None) -> VintageDiff:
     """Compare two vintages (see ``diff_vintages``), partitions first: a dataset whose digests
-    match is skipped, a lake table is compared over its changed partitions only, row by row
-    in DuckDB under ``memory_limit`` (spilling to disk beyond it)."""
+    match is skipped; of a lake table only changed partitions are read (a BACI year only one
+    vintage has is counted from the manifests), row by row in DuckDB under ``memory_limit``
+    (spilling to disk beyond it)."""
     old_manifest, new_manifest = read_manifest(old), read_manifest(new)
     con = _quiet(duckdb.connect(":memory:"))
     if memory_limit:
         con.execute(f"SET memory_limit = '{memory_limit}'")
-    changed_parts = _changed_parts(old_manifest, new_manifest)
-    _attach_views(con, old, "a", changed_parts)
-    _attach_views(con, new, "b", changed_parts)
+    parts = _changed_parts(old_manifest, new_manifest)
+    counts, periods = {"added": 0, "removed": 0}, []
+    if parts is not None:
+        _attach_views(con, old, "a", set())
+        _attach_views(con, new, "b", set())
+        if _same_codes(con):
+            parts, counts, periods = _baci_shortcut(old_manifest, new_manifest, parts)
+        else:
+            parts = None
+    _attach_views(con, old, "a", parts)
+    _attach_views(con, new, "b", parts)
     present = {(r[0], r[1]) for r in con.execute(
         "SELECT table_schema, table_name FROM information_schema.tables").fetchall()}
     datasets = [t for t in snapshot_tables() if ("a", t) in present and ("b", t) in present]
     compare = [t for t in datasets if _fingerprint(old_manifest, t) is None
                or _fingerprint(old_manifest, t) != _fingerprint(new_manifest, t)]
-    rows = _row_changes(con, compare)
+    rows = _row_changes(con, compare).with_columns(
+        pl.when(pl.col("table") == "trade_flows").then(pl.col("added") + counts["added"])
+        .otherwise(pl.col("added")).alias("added"),
+        pl.when(pl.col("table") == "trade_flows").then(pl.col("removed") + counts["removed"])
+        .otherwise(pl.col("removed")).alias("removed"))
     tables = pl.concat([rows, pl.DataFrame(
         [{"table": t, "added": 0, "removed": 0, "changed": 0} for t in datasets
          if t not in compare], schema=rows.schema)]).sort(
@@ -422,7 +475,8 @@ def diff_folders(old: Path, new: Path, tolerance: float, *,
         from_id=old_manifest["vintage_id"], to_id=new_manifest["vintage_id"],
         tolerance=tolerance,
         tables=tables,
-        new_periods=_new_periods(con, [t for t in compare if t in PERIODS]),
+        new_periods=_merge_periods(_new_periods(con, [t for t in compare if t in PERIODS]),
+                                   periods),
         revised=_revised(con, [t for t in compare if t not in CONTROL_TABLES], tolerance),
         controls=_control_changes(con) if all(t in datasets for t in CONTROL_TABLES)
         and any(t in compare for t in CONTROL_TABLES) else pl.DataFrame(),

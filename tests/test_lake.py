@@ -19,7 +19,7 @@ from chokehold.pipelines.refresh import refresh_warehouse
 from conftest import copy_warehouse
 from fakesources import data_state, months, register, tiny_settings, write_fx
 from fakesources.killpoint import run_until
-from test_trade_baci import write_release
+from test_trade_baci import Y2023, write_release
 from typer.testing import CliRunner
 
 from chokehold import vintages
@@ -215,22 +215,33 @@ def test_reported_flows_are_published_by_partition_and_kept_when_unchanged(
 
 def test_diff_compares_only_the_changed_partitions(lakehouse, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """New BACI years are counted from the manifests; a replaced year is compared alone."""
     settings, options, _ = lakehouse
     first = refresh_warehouse(settings, ["tinyfx"], options)
     release = write_release(tmp_path / "rel")
-    (tmp_path / "rel" / "country_codes_V202501.csv").unlink()  # the warehouse's codes name them
     second = refresh_warehouse(settings, ["baci"], {"path": release})
-    attached = []
+    newer = tmp_path / "new" / "BACI_HS17_Y2023_V202601.csv"
+    newer.parent.mkdir()
+    newer.write_text(Y2023.replace("1200,25", "1250,25"))
+    third = refresh_warehouse(settings, ["baci"], {"path": [newer]})
+    attached: list[set[str] | None] = []
     attach = vintages._attach_views
     monkeypatch.setattr(vintages, "_attach_views", lambda con, folder, schema, parts=None: (
         attached.append(parts), attach(con, folder, schema, parts)))
-    diff = vintages.diff_folders(settings.vintages_dir / first.vintage_id,
-                                 settings.vintages_dir / second.vintage_id, 0.001)
-    assert attached == [{"baci_flows/hs_revision=HS17/year=2022",
-                         "baci_flows/hs_revision=HS17/year=2023"}] * 2
-    trade = diff.tables.filter(pl.col("table") == "trade_flows").row(0, named=True)
+    folder = {v.vintage_id: settings.vintages_dir / v.vintage_id for v in (first, second, third)}
+    added = vintages.diff_folders(folder[first.vintage_id], folder[second.vintage_id], 0.001)
+    assert attached == [set()] * 4  # codes alike; both partitions new: no row read
+    trade = added.tables.filter(pl.col("table") == "trade_flows").row(0, named=True)
     assert (trade["added"], trade["removed"], trade["changed"]) == (6, 0, 0)
-    assert diff.tables.filter(pl.col("table") == "fx_rates")["added"].to_list() == [0]
+    assert added.tables.filter(pl.col("table") == "fx_rates")["added"].to_list() == [0]
+    assert added.new_periods.filter(pl.col("dataset") == "trade_flows").is_empty()  # HS92 had them
+    attached.clear()
+    revised = vintages.diff_folders(folder[second.vintage_id], folder[third.vintage_id], 0.001)
+    assert attached[2:] == [{"baci_flows/hs_revision=HS17/year=2023"}] * 2
+    trade = revised.tables.filter(pl.col("table") == "trade_flows").row(0, named=True)
+    assert (trade["added"], trade["removed"], trade["changed"]) == (0, 0, 2)  # value + vintage
+    value = revised.revised.filter(pl.col("column_name") == "value_usd").row(0, named=True)
+    assert (value["old_value"], value["new_value"]) == (1_200_000.0, 1_250_000.0)
 
 
 def test_orphans_and_pruned_vintages_leave_the_lake(lakehouse) -> None:

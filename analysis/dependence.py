@@ -13,6 +13,7 @@ million BACI rows, and sums it with NumPy over a dense countries x lines grid). 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from typing import Literal
 
@@ -43,12 +44,26 @@ EC_IMPORT_DEPENDENCE_THRESHOLD = 0.5
 EC_IMPORTS_TO_EXPORTS_THRESHOLD = 1.0
 
 
+def revision_year(revision: str) -> int:
+    """The year an HS revision took effect: HS92 -> 1992, HS17 -> 2017."""
+    two = int(revision[2:4])
+    return 1900 + two if two >= 88 else 2000 + two
+
+
+def choose_revision(revisions: Iterable[str], prefer: str | None = None) -> str:
+    """The revision to read among those covering a period: ``prefer`` if it is one of them,
+    else the newest (HS17 before HS12 before HS92)."""
+    found = sorted(set(revisions), key=revision_year)
+    return prefer if prefer in found else found[-1]
+
+
 def commodity_flows(flows: pl.DataFrame, commodity_hs: pl.DataFrame, commodity_id: str,
-                    hs_revision: str | None = None) -> pl.DataFrame:
+                    hs_revision: str | None = None, prefer: str | None = None) -> pl.DataFrame:
     """The flows of one commodity group, each matched to the group's lines of its own revision.
 
-    Raises ChokeholdError when one source, importer and period holds rows of several
-    revisions (pick one with ``hs_revision``).
+    Rows of several revisions are never summed: ``hs_revision`` keeps only that revision;
+    otherwise each source, importer and period keeps one revision, ``prefer`` where it covers
+    the period, else the newest (``choose_revision``). The rows keep their ``hs_revision``.
     """
     lines = commodity_hs.filter(pl.col("commodity_id") == commodity_id).select(
         "hs_revision", pl.col("hs_code").alias("_line"))
@@ -56,15 +71,12 @@ def commodity_flows(flows: pl.DataFrame, commodity_hs: pl.DataFrame, commodity_i
         lines = lines.filter(pl.col("hs_revision") == hs_revision)
     matched = flows.with_columns(pl.col("hs_code").str.slice(0, 6).alias("_line")).join(
         lines, on=["hs_revision", "_line"], how="inner").drop("_line")
-    mixed = matched.group_by(list(GROUP)).agg(pl.col("hs_revision").unique().alias("revs")) \
-        .filter(pl.col("revs").list.len() > 1)
-    if mixed.height:
-        row = mixed.sort("period").row(0, named=True)
-        raise ChokeholdError(
-            f"{row['source']} rows for {row['reporter_iso3']} in {row['period']} come from "
-            f"several HS revisions ({', '.join(sorted(row['revs']))}); summing them would count "
-            "the same trade twice: choose one revision")
-    return matched
+    if matched.is_empty():
+        return matched
+    chosen = matched.group_by(list(GROUP)).agg(pl.col("hs_revision").unique().alias("_revs"))
+    chosen = chosen.with_columns(pl.col("_revs").map_elements(
+        lambda revs: choose_revision(revs, prefer), return_dtype=pl.String).alias("hs_revision"))
+    return matched.join(chosen.drop("_revs"), on=[*GROUP, "hs_revision"], how="semi")
 
 
 def _periodise(flows: pl.DataFrame, freq: Freq) -> pl.DataFrame:
@@ -216,8 +228,8 @@ GROUP BY ALL"""
 
 
 def _screen_revision(con: duckdb.DuckDBPyConnection, source: str, year: int,
-                     hs_revision: str | None) -> str:
-    """The HS revision to screen: the one given, else the only one the year has."""
+                     hs_revision: str | None, prefer: str | None = None) -> str:
+    """The HS revision to screen: the one given, else ``choose_revision`` of the year's."""
     revisions = [r[0] for r in con.execute(
         "SELECT hs_revision FROM baci_batches WHERE year = ?" if source == "baci" else
         "SELECT DISTINCT hs_revision FROM trade_flows WHERE source = ? AND flow = 'import' "
@@ -225,10 +237,14 @@ def _screen_revision(con: duckdb.DuckDBPyConnection, source: str, year: int,
         [year] if source == "baci" else [source, year]).fetchall()]
     if not revisions:
         raise ChokeholdError(f"no {source} trade for {year} in the warehouse")
-    if hs_revision is None and len(revisions) > 1:
-        raise ChokeholdError(f"{source} {year} is in several HS revisions "
-                             f"({', '.join(sorted(revisions))}); choose one")
-    return hs_revision or revisions[0]
+    return hs_revision or choose_revision(revisions, prefer)
+
+
+def screen_revision(con: duckdb.DuckDBPyConnection, year: int, *, source: str = "baci",
+                    prefer: str | None = None) -> str:
+    """The revision ``global_screen`` reads for a year without an explicit one: ``prefer``
+    (e.g. ``Settings.hs_revision``) where the year has it, else the newest the year has."""
+    return _screen_revision(con, source, year, None, prefer)
 
 
 def _screen_rows(con: duckdb.DuckDBPyConnection, source: str, year: int, revision: str

@@ -46,9 +46,12 @@ def commodity_flows(con: duckdb.DuckDBPyConnection, commodity: str, *,
                     source: str = TRADE_SOURCE, reporter: str | None = None,
                     partner: str | None = None, flow: str = "import", freq: str | None = None,
                     until: date | None = None, revision: str | None = None,
-                    lines: pl.DataFrame | None = None) -> pl.DataFrame:
+                    prefer: str | None = None, lines: pl.DataFrame | None = None
+                    ) -> pl.DataFrame:
     """trade_flows rows of a commodity group's lines (``dependence.commodity_flows``) of one
-    source and flow, reported by ``reporter`` and/or with ``partner``, up to ``until``."""
+    source and flow, reported by ``reporter`` and/or with ``partner``, up to ``until``; one HS
+    revision per source, importer and period (``revision``, else ``prefer`` where it covers the
+    period, else the newest)."""
     where, params = ["source = ?", "flow = ?"], [source, flow]
     for column, value in (("reporter_iso3", reporter), ("partner_iso3", partner),
                           ("freq", freq)):
@@ -60,7 +63,7 @@ def commodity_flows(con: duckdb.DuckDBPyConnection, commodity: str, *,
         params.append(until)
     flows = read_query(con, f"SELECT * FROM trade_flows WHERE {' AND '.join(where)}", params)
     return dep.commodity_flows(flows, commodity_lines(con) if lines is None else lines,
-                               commodity, revision)
+                               commodity, revision, prefer)
 
 
 def import_shares(con: duckdb.DuckDBPyConnection, importer: str, commodity: str, *,

@@ -8,7 +8,9 @@ carry most rows) once, then times
           vs a bare DuckDB read_csv (CTAS), interleaved, best of two each; vs pandas
           read_csv + the same code mapping (``pandas_read``); and vs the whole job in pandas:
           that read, the same checks and the rows stored in DuckDB (``pandas_job``);
-  screen  chokehold's global screen for the year vs the same job in pandas (groupby).
+          and vs polars read_csv writing the same Parquet partition (``polars``);
+  screen  chokehold's global screen for the year vs the same job in pandas (groupby) and in
+          polars (group_by).
 
 Prints ``BENCH <name> chokehold_s=<x> baseline_s=<y> ratio=<y/x> peak_mb=<m>`` lines.
 Run: ``.venv/bin/python benchmarks/bench_trade.py [--rows N]``.
@@ -187,6 +189,40 @@ def time_pandas_job(frame, read_s: float, workdir: Path) -> float:
     return read_s + time.perf_counter() - start
 
 
+def time_polars_load(workdir: Path) -> tuple[float, object]:
+    """polars read_csv -> the same Parquet partition our load writes (lake column types, zstd),
+    and the frame read (for the polars screen)."""
+    import polars as pl
+
+    start = time.perf_counter()
+    frame = pl.read_csv(DATA, schema={"t": pl.Int32, "i": pl.Int16, "j": pl.Int16,
+                                      "k": pl.Int32, "v": pl.Float64, "q": pl.String})
+    frame = frame.select(pl.col("i").alias("exporter_code"), pl.col("j").alias("importer_code"),
+                         pl.col("k").alias("hs6"), (pl.col("v") * 1000.0).alias("value_usd"),
+                         pl.col("q").str.strip_chars().cast(pl.Float64, strict=False)
+                         .alias("qty"))
+    frame.write_parquet(workdir / "polars.parquet", compression="zstd")
+    return time.perf_counter() - start, frame
+
+
+def time_polars_screen(frame) -> float:
+    """The screen's core in polars (group_by): per importer and line, imports, HHI of the
+    supplier shares and the top supplier with its share."""
+    import polars as pl
+
+    start = time.perf_counter()
+    cells = frame.group_by("importer_code", "hs6", "exporter_code").agg(
+        pl.col("value_usd").sum())
+    out = cells.with_columns(
+        (pl.col("value_usd") / pl.col("value_usd").sum().over("importer_code", "hs6"))
+        .alias("share")).group_by("importer_code", "hs6").agg(
+        pl.col("value_usd").sum().alias("imports_usd"), (pl.col("share") ** 2).sum().alias("hhi"),
+        pl.col("exporter_code").sort_by("share").last().alias("top_supplier"),
+        pl.col("share").max().alias("top_share"))
+    out.with_columns((pl.col("hhi") > 0.4).alias("concentrated")).sort("imports_usd")
+    return time.perf_counter() - start
+
+
 def time_screen(path: Path) -> tuple[float, float]:
     from chokehold.analysis.dependence import global_screen
     from chokehold.warehouse import open_warehouse
@@ -235,6 +271,11 @@ def main() -> int:
     pandas_screen_s = time_pandas_screen(frame)
     bench("baci_screen_vs_pandas", screen_s, pandas_screen_s, screen_mb)
     del frame
+    gc.collect()
+    polars_s, polars_frame = time_polars_load(work)
+    bench("baci_load_vs_polars", load_s, polars_s, load_mb)
+    bench("baci_screen_vs_polars", screen_s, time_polars_screen(polars_frame), screen_mb)
+    del polars_frame
     gc.collect()
     shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -106,6 +106,16 @@ class Settings(BaseSettings):
         description="The standard pack `chokehold render --all` renders "
         "(default: <reports_dir>/matrix.yaml).",
     )
+    lake_dir: Path | None = Field(
+        default=None,
+        description="The lake: bulk tables (BACI) as immutable Parquet partitions, _current.json "
+        "and the small-table snapshots vintages share (default: lake/ beside the warehouse).",
+    )
+    hs_revision: str | None = Field(
+        default=None, pattern=r"^HS\d\d$",
+        description="HS revision to read when a period holds several (e.g. HS17); default: "
+        "the newest revision that covers the period.",
+    )
     diff_tolerance: float = Field(
         default=0.001, ge=0,
         description="Relative change below which `chokehold diff` does not call a value revised.",
@@ -126,6 +136,10 @@ class Settings(BaseSettings):
             reports = Path(data.get("reports_dir") or cls.model_fields["reports_dir"].default)
             data.setdefault("matrix_file", reports / "matrix.yaml")
         return data
+
+    @property
+    def lake_root(self) -> Path:
+        return self.lake_dir or self.warehouse.parent / "lake"
 
     @property
     def controls_dir(self) -> Path:

@@ -1,8 +1,10 @@
-"""Published vintages: Parquet snapshots of the analysis tables, their manifests, and diffs.
+"""Published vintages: manifests of the analysis tables' files, and diffs.
 
-Each refresh that changes data publishes ``<vintages_dir>/<id>/`` with one Parquet file per
-analysis table, ``manifest.json`` (sources, their input checksums, row counts and content hashes,
-code revision) and ``digest.md``/``digest.json`` (what changed since the previous vintage). The id
+Each refresh that changes data publishes ``<vintages_dir>/<id>/`` with ``manifest.json``
+(sources, their input checksums, row counts and content hashes, code revision; the lake files
+of each lake table and each small table's shared snapshot under ``<lake>/_snapshots``: nothing
+unchanged is copied) and ``digest.md``/``digest.json`` (what changed since the previous
+vintage). Older vintages whose manifests name Parquet files in their folder still open. The id
 is the UTC date plus the first 8 hex digits of the content hash, so the same data give the same
 hash. Reports reproduce last month's numbers with ``open_vintage(id)``, a read-only view of the
 snapshot that needs neither the warehouse nor the network.
@@ -24,8 +26,8 @@ import polars as pl
 
 from chokehold.config import Settings, load_settings
 from chokehold.errors import ChokeholdError, UnknownValueError
-from chokehold.pipelines._common import sha256_file
 from chokehold.provenance import code_revision
+from chokehold.warehouse import lake, views
 from chokehold.warehouse.schema import table_specs
 
 MANIFEST = "manifest.json"
@@ -91,26 +93,51 @@ class Snapshot:
     manifest: dict[str, Any]
 
 
+LAKE_DATASETS = {"trade_flows": ("reported_flows", "baci_batches", "baci_flows")}
+"""Datasets a vintage records as their storage tables (lake files are referenced, not copied)."""
+
+
+def stored_tables_of(tables: Iterable[str]) -> list[str]:
+    """The tables a vintage stores for these datasets (a view with lake parts as its parts)."""
+    out: list[str] = []
+    for name in tables:
+        out += LAKE_DATASETS.get(name, (name,))
+    return out
+
+
+def lake_digest(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """Rows and hash of a lake table from its partitions' digests (no row is read)."""
+    parts = sorted((e["path"].rsplit("/", 1)[0], e["digest"], e["rows"], e.get("release"))
+                   for e in entries)
+    return {"rows": sum(e["rows"] for e in entries),
+            "hash": hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16], "lake": True}
+
+
 def write_snapshot(con: duckdb.DuckDBPyConnection, settings: Settings, *, run_id: str,
                    published_at: datetime, extra: dict[str, Any]) -> Snapshot:
-    """Write Parquet files and manifest.json of every analysis table into a temporary folder."""
+    """Write manifest.json of a vintage into a temporary folder: the lake files of the lake
+    tables as the catalog lists them, and each small table as a shared Parquet snapshot
+    (``<lake>/_snapshots``, written only when no earlier vintage has the same rows)."""
     _quiet(con)
-    tables = snapshot_tables()
-    digests = table_digests(con, tables)
+    lake_dir = lake.root(con)
+    files = {name: [e.entry() for e in lake.catalog(con, name)] for name in lake.TABLES}
+    small = [t for t in stored_tables_of(snapshot_tables()) if t not in files]
+    digests = table_digests(con, small)
+    digests.update({name: lake_digest(entries) for name, entries in files.items()})
     chash = content_hash(digests)
     vintage_id = f"{published_at:%Y%m%d}-{chash[:8]}"
     folder = settings.vintages_dir / f"{TMP_PREFIX}{vintage_id}"
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    for name in tables:
-        target = folder / f"{name}.parquet"
-        con.execute(f"COPY {name} TO '{target}' (FORMAT parquet, COMPRESSION zstd)")
-        digests[name].update(file=target.name, sha256=sha256_file(target))
+    for name in small:
+        digests[name].update(lake.snapshot_table(con, lake_dir, name, digests[name]["rows"],
+                                                 digests[name]["hash"]))
     manifest = {
         "vintage_id": vintage_id, "run_id": run_id,
         "published_at": published_at.isoformat(timespec="seconds") + "Z",
-        "content_hash": chash, "code_revision": code_revision(), **extra, "tables": digests,
+        "content_hash": chash, "code_revision": code_revision(), **extra,
+        "lake_dir": str(lake_dir), "tables": digests, "lake": files,
     }
     return Snapshot(vintage_id, folder, settings.vintages_dir / vintage_id, manifest)
 
@@ -206,14 +233,47 @@ def resolve(vintage_id: str, settings: Settings) -> Path:
     return folder
 
 
-def _attach_views(con: duckdb.DuckDBPyConnection, folder: Path, schema: str = "main") -> None:
+def _text(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _attach_views(con: duckdb.DuckDBPyConnection, folder: Path, schema: str = "main",
+                  only_parts: set[str] | None = None) -> None:
+    """Views of a vintage's tables in ``schema``: small tables over their Parquet snapshot,
+    lake tables over the files the manifest lists (``only_parts``: just those partitions),
+    then the code's views (trade_flows, prices_usd, ...) over them."""
     manifest = read_manifest(folder)
+    lake_dir = Path(manifest.get("lake_dir", folder))
     if schema != "main":
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-    for name, info in manifest["tables"].items():
-        path = str(folder / info["file"]).replace("'", "''")
-        con.execute(f"CREATE OR REPLACE VIEW {schema}.{name} AS "
-                    f"SELECT * FROM read_parquet('{path}')")
+    con.execute(f"SET schema = '{schema}'")
+    try:
+        for name, info in manifest["tables"].items():
+            if info.get("lake"):
+                continue
+            path = folder / info["file"] if "file" in info else lake_dir / info["path"]
+            con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet({_text(path)})")
+        if "lake" not in manifest:
+            return
+        entries = {name: [e for e in found if only_parts is None
+                          or e["path"].rsplit("/", 1)[0] in only_parts]
+                   for name, found in manifest["lake"].items()}
+        batches = {(r, y): b for b, r, y in con.execute(
+            "SELECT batch, hs_revision, year FROM baci_batches").fetchall()}
+        con.execute(views.baci_flows_view(sorted(
+            (batches[(e["hs_revision"], e["year"])], lake_dir / e["path"])
+            for e in entries.get("baci_flows", []) if (e["hs_revision"], e["year"]) in batches)))
+        reported = [str(lake_dir / e["path"]) for e in entries.get("reported_flows", [])]
+        columns = ", ".join(f'CAST(NULL AS {c.type}) AS "{c.name}"'
+                            for c in table_specs()["reported_flows"].columns)
+        con.execute("CREATE OR REPLACE VIEW reported_flows AS " + (
+            f"SELECT * FROM read_parquet([{', '.join(map(_text, reported))}], "
+            "hive_partitioning = false)" if reported
+            else f"SELECT {columns} WHERE FALSE"))
+        for sql in views.code_views():
+            con.execute(sql)
+    finally:
+        con.execute("SET schema = 'main'")
 
 
 def open_vintage(vintage_id: str = "latest", settings: Settings | None = None
@@ -247,6 +307,12 @@ class VintageDiff:
     revised: pl.DataFrame
     controls: pl.DataFrame
     stale_sources: list[str] = field(default_factory=list)
+    revised_total: int | None = None
+    """How many values were revised, when ``revised`` holds only the largest (a stored diff)."""
+
+    @property
+    def revised_count(self) -> int:
+        return self.revised.height if self.revised_total is None else self.revised_total
 
     @property
     def empty(self) -> bool:
@@ -261,7 +327,7 @@ class VintageDiff:
             "from": self.from_id, "to": self.to_id, "tolerance": self.tolerance,
             "stale_sources": self.stale_sources,
             "tables": self.tables.to_dicts(), "new_periods": self.new_periods.to_dicts(),
-            "revised_count": self.revised.height, "revised": revised.to_dicts(),
+            "revised_count": self.revised_count, "revised": revised.to_dicts(),
             "controls": self.controls.to_dicts(),
         }
 
@@ -276,7 +342,7 @@ class VintageDiff:
         lines += _md_section("New periods", self.new_periods)
         lines += _md_section(
             f"Revised values (relative change above {self.tolerance:g}; "
-            f"{self.revised.height} in all)", self.revised.head(max_revised))
+            f"{self.revised_count} in all)", self.revised.head(max_revised))
         lines += _md_section("New or changed control measures", self.controls)
         lines += _md_section("Rows by table", self.tables.filter(
             (pl.col("added") > 0) | (pl.col("removed") > 0) | (pl.col("changed") > 0)))
@@ -293,33 +359,161 @@ def _md_section(title: str, frame: pl.DataFrame) -> list[str]:
     return [f"## {title}", "", head, rule, *body, ""]
 
 
-def diff_folders(old: Path, new: Path, tolerance: float) -> VintageDiff:
-    """Compare two snapshot folders (see ``diff_vintages``)."""
+def _parts(manifest: dict[str, Any]) -> dict[str, tuple] | None:
+    """Each lake partition of a manifest with what identifies its rows (None: no lake)."""
+    if "lake" not in manifest:
+        return None
+    return {e["path"].rsplit("/", 1)[0]: (e["digest"], e["rows"], e.get("release"))
+            for entries in manifest["lake"].values() for e in entries}
+
+
+def _changed_parts(old: dict[str, Any], new: dict[str, Any]) -> set[str] | None:
+    """Partitions whose rows differ between two vintages; None: compare them all (a side
+    without lake partitions)."""
+    a, b = _parts(old), _parts(new)
+    if a is None or b is None:
+        return None
+    return {part for part in a.keys() | b.keys() if a.get(part) != b.get(part)}
+
+
+def _fingerprint(manifest: dict[str, Any], dataset: str) -> tuple | None:
+    """What identifies a dataset's rows in a manifest (None: unknown, compare rows)."""
+    tables = manifest["tables"]
+    parts = (*LAKE_DATASETS.get(dataset, (dataset,)),
+             *(("country_codes",) if dataset in LAKE_DATASETS else ()))
+    if not all(t in tables for t in parts):
+        return None
+    return tuple((t, tables[t]["rows"], tables[t]["hash"]) for t in parts)
+
+
+def _baci_parts(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {e["path"].rsplit("/", 1)[0]: e for e in manifest.get("lake", {}).get("baci_flows", [])}
+
+
+def _same_codes(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether both vintages name BACI's country codes alike (code -> ISO3)."""
+    return not con.execute(
+        "SELECT count(*) FROM ((SELECT code, iso3 FROM a.baci_countries EXCEPT "
+        "SELECT code, iso3 FROM b.baci_countries) UNION ALL (SELECT code, iso3 FROM "
+        "b.baci_countries EXCEPT SELECT code, iso3 FROM a.baci_countries))").fetchall()[0][0]
+
+
+def _baci_shortcut(old: dict[str, Any], new: dict[str, Any], parts: set[str]
+                   ) -> tuple[set[str], dict[str, int], list[dict[str, Any]]]:
+    """BACI partitions only one vintage has need no row compare: their rows are all added (or
+    all removed), and a year no partition of the old vintage had is a new period. Returns the
+    partitions left to compare, the added/removed counts, and the new-period rows."""
+    a, b = _baci_parts(old), _baci_parts(new)
+    added = [b[p] for p in parts if p in b and p not in a]
+    removed = [a[p] for p in parts if p in a and p not in b]
+    old_years = {e["year"] for e in a.values()}
+    periods = [{"dataset": "trade_flows", "series": "baci/A", "first": f"{e['year']}-01-01",
+                "last": f"{e['year']}-01-01", "periods": 1, "rows": e["rows"]}
+               for e in added if e["year"] not in old_years]
+    counts = {"added": sum(e["rows"] for e in added), "removed": sum(e["rows"] for e in removed)}
+    skipped = {e["path"].rsplit("/", 1)[0] for e in added + removed}
+    return parts - skipped, counts, periods
+
+
+def _merge_periods(found: pl.DataFrame, extra: list[dict[str, Any]]) -> pl.DataFrame:
+    if not extra:
+        return found
+    more = pl.DataFrame(extra, schema={"dataset": pl.String, "series": pl.String,
+                                       "first": pl.String, "last": pl.String,
+                                       "periods": pl.Int64, "rows": pl.Int64})
+    both = more if found.is_empty() else pl.concat([found.cast(more.schema), more])
+    return both.group_by("dataset", "series").agg(
+        pl.col("first").min(), pl.col("last").max(), pl.col("periods").sum(),
+        pl.col("rows").sum()).sort("dataset", "series")
+
+
+def diff_folders(old: Path, new: Path, tolerance: float, *,
+                 memory_limit: str | None = None) -> VintageDiff:
+    """Compare two vintages (see ``diff_vintages``), partitions first: a dataset whose digests
+    match is skipped; of a lake table only changed partitions are read (a BACI year only one
+    vintage has is counted from the manifests), row by row in DuckDB under ``memory_limit``
+    (spilling to disk beyond it)."""
     old_manifest, new_manifest = read_manifest(old), read_manifest(new)
     con = _quiet(duckdb.connect(":memory:"))
-    _attach_views(con, old, "a")
-    _attach_views(con, new, "b")
-    common = [t for t in new_manifest["tables"] if t in old_manifest["tables"]
-              and t in table_specs()]
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+    parts = _changed_parts(old_manifest, new_manifest)
+    counts, periods = {"added": 0, "removed": 0}, []
+    if parts is not None:
+        _attach_views(con, old, "a", set())
+        _attach_views(con, new, "b", set())
+        if _same_codes(con):
+            parts, counts, periods = _baci_shortcut(old_manifest, new_manifest, parts)
+        else:
+            parts = None
+    _attach_views(con, old, "a", parts)
+    _attach_views(con, new, "b", parts)
+    present = {(r[0], r[1]) for r in con.execute(
+        "SELECT table_schema, table_name FROM information_schema.tables").fetchall()}
+    datasets = [t for t in snapshot_tables() if ("a", t) in present and ("b", t) in present]
+    compare = [t for t in datasets if _fingerprint(old_manifest, t) is None
+               or _fingerprint(old_manifest, t) != _fingerprint(new_manifest, t)]
+    rows = _row_changes(con, compare).with_columns(
+        pl.when(pl.col("table") == "trade_flows").then(pl.col("added") + counts["added"])
+        .otherwise(pl.col("added")).alias("added"),
+        pl.when(pl.col("table") == "trade_flows").then(pl.col("removed") + counts["removed"])
+        .otherwise(pl.col("removed")).alias("removed"))
+    tables = pl.concat([rows, pl.DataFrame(
+        [{"table": t, "added": 0, "removed": 0, "changed": 0} for t in datasets
+         if t not in compare], schema=rows.schema)]).sort(
+        pl.col("table").replace_strict(datasets, list(range(len(datasets)))))
     return VintageDiff(
         from_id=old_manifest["vintage_id"], to_id=new_manifest["vintage_id"],
         tolerance=tolerance,
-        tables=_row_changes(con, common),
-        new_periods=_new_periods(con, [t for t in common if t in PERIODS]),
-        revised=_revised(con, [t for t in common if t not in CONTROL_TABLES], tolerance),
-        controls=_control_changes(con) if all(t in common for t in CONTROL_TABLES)
-        else pl.DataFrame(),
+        tables=tables,
+        new_periods=_merge_periods(_new_periods(con, [t for t in compare if t in PERIODS]),
+                                   periods),
+        revised=_revised(con, [t for t in compare if t not in CONTROL_TABLES], tolerance),
+        controls=_control_changes(con) if all(t in datasets for t in CONTROL_TABLES)
+        and any(t in compare for t in CONTROL_TABLES) else pl.DataFrame(),
         stale_sources=list(new_manifest.get("stale_sources", [])),
     )
+
+
+def _stored_diff(old: Path, new: Path, tolerance: float) -> VintageDiff | None:
+    """The diff the refresh stored in the newer vintage's digest.json, when it compared
+    exactly these two vintages with this tolerance."""
+    new_manifest = read_manifest(new)
+    stored = new / "digest.json"
+    if new_manifest.get("previous") != read_manifest(old)["vintage_id"] or not stored.exists():
+        return None
+    try:
+        data = json.loads(stored.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if data.get("tolerance") != tolerance or data.get("from") != old.name:
+        return None
+    revised_schema = {"dataset": pl.String, "row_key": pl.String, "column_name": pl.String,
+                      "old_value": pl.Float64, "new_value": pl.Float64,
+                      "relative_change": pl.Float64}
+    return VintageDiff(
+        from_id=data["from"], to_id=data["to"], tolerance=tolerance,
+        tables=pl.DataFrame(data["tables"], schema={"table": pl.String, "added": pl.Int64,
+                                                    "removed": pl.Int64, "changed": pl.Int64}),
+        new_periods=pl.DataFrame(data["new_periods"]),
+        revised=pl.DataFrame(data["revised"], schema=revised_schema),
+        controls=pl.DataFrame(data["controls"]),
+        stale_sources=list(data.get("stale_sources", [])),
+        revised_total=int(data["revised_count"]))
 
 
 def diff_vintages(from_id: str, to_id: str = "latest", settings: Settings | None = None,
                   tolerance: float | None = None) -> VintageDiff:
     """New periods, values revised by more than ``tolerance`` (relative), and new, changed or
-    removed control measures between vintage ``from_id`` and ``to_id``."""
+    removed control measures between vintage ``from_id`` and ``to_id``.
+
+    Two consecutive vintages (``--from previous --to latest``) read the comparison the
+    refresh stored in ``digest.json`` instead of redoing it."""
     settings = settings or load_settings()
-    return diff_folders(resolve(from_id, settings), resolve(to_id, settings),
-                        settings.diff_tolerance if tolerance is None else tolerance)
+    tolerance = settings.diff_tolerance if tolerance is None else tolerance
+    old, new = resolve(from_id, settings), resolve(to_id, settings)
+    return _stored_diff(old, new, tolerance) or diff_folders(
+        old, new, tolerance, memory_limit=settings.duckdb_memory_limit)
 
 
 def _keys(name: str) -> str:

@@ -21,9 +21,10 @@ import re
 import sqlite3
 import tempfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -33,7 +34,8 @@ from chokehold.config import Settings
 from chokehold.errors import DataError
 from chokehold.pipelines._common import FileOptions, code_map, files_fingerprint, sha256_file
 from chokehold.pipelines._packaged import geopolrisk_file
-from chokehold.warehouse import Load, LoadResult, load_frames
+from chokehold.warehouse import Load, LoadResult, lake, load_frames, views
+from chokehold.warehouse.db import record_load
 
 SOURCE_ID = "baci"
 Options = FileOptions
@@ -104,20 +106,135 @@ def batch_ids(con: duckdb.DuckDBPyConnection, hs_revision: str, years: Sequence[
     return ids
 
 
-def batch_loads(batches: dict[int, int], hs_revision: str, vintage: str,
-                flows: pl.DataFrame | duckdb.DuckDBPyRelation, *,
-                origin: str, sha256: str | Future[str] | None,
-                checks: tuple[tuple[str, str], ...] = ()) -> list[Load]:
-    """The baci_batches rows and the flows that replace those batches, as one load."""
+def batches_load(batches: dict[int, int], hs_revision: str, vintage: str, *, origin: str,
+                 sha256: str | Future[str] | None) -> Load:
+    """The baci_batches rows of the years a load replaces."""
     frame = pl.DataFrame({"batch": list(batches.values()), "hs_revision": hs_revision,
                           "year": list(batches), "release": vintage},
                          schema={"batch": pl.UInt16, "hs_revision": pl.String,
                                  "year": pl.Int32, "release": pl.String})
-    scope = f"batch IN ({', '.join(map(str, batches.values()))})"
-    # The flows first: recording a load waits for the checksum, which is computed meanwhile.
-    return [Load("baci_flows", flows, SOURCE_ID, vintage, origin, sha256, replace_scope=scope,
-                 checks=checks),
-            Load("baci_batches", frame, SOURCE_ID, vintage, origin, sha256)]
+    return Load("baci_batches", frame, SOURCE_ID, vintage, origin, sha256)
+
+
+LAKE_COLUMNS = ("CAST(exporter_code AS SMALLINT) AS exporter_code, "
+                "CAST(importer_code AS SMALLINT) AS importer_code, CAST(hs6 AS INTEGER) AS hs6, "
+                "CAST(value_usd AS DOUBLE) AS value_usd, CAST(qty AS DOUBLE) AS qty")
+"""baci_flows' lake file columns (signed types, as Spark reads them) from a relation of
+baci_flows rows."""
+
+
+def _file_problem(con: duckdb.DuckDBPyConnection, lake_dir: Path, tmp: Path,
+                  products: bool) -> tuple[str, str] | tuple[int, str]:
+    """(field, message) of the first rule a written partition breaks, or, when none does,
+    its (rows, row digest).
+
+    One scan for the spec's rules, the codes, the row digest and a count of distinct keys
+    (packed into one BIGINT: countries below 2^16, lines below 2^20) for "one row per key".
+    """
+    source = lake.read_sql(lake_dir, tmp.relative_to(lake_dir))
+    codes = "SELECT code FROM baci_countries"
+    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = '_baci_countries'"
+                   ).fetchall()[0][0]:
+        codes += " UNION SELECT TRY_CAST(code AS USMALLINT) FROM _baci_countries"
+    rules = [
+        ("importer_code", "importer_code IS NULL", "missing importer (or a year that differs "
+         "from the file's)"),
+        ("exporter_code", "exporter_code IS NULL", "missing exporter"),
+        ("hs6", "hs6 IS NULL OR hs6 < 0 OR hs6 > 999999", "HS code is not six digits"),
+        ("value_usd", "value_usd IS NULL OR value_usd < 0", "value missing or negative"),
+        ("qty", "qty < 0", "negative quantity"),
+        ("exporter_code", "exporter_code = importer_code",
+         "exporter and importer are the same country"),
+        ("importer_code", f"importer_code NOT IN ({codes})", "unknown BACI country code"),
+        ("exporter_code", f"exporter_code NOT IN ({codes})", "unknown BACI country code"),
+    ]
+    if products:
+        rules.append(("hs6", "hs6 NOT IN (SELECT k FROM _baci_products)",
+                      "HS code not in the release's product codes"))
+    found = con.execute("SELECT " + ", ".join(f"bool_or(coalesce({cond}, FALSE))"
+                                              for _, cond, _ in rules)
+                        + ", count(*), count(DISTINCT (CAST(importer_code AS BIGINT) << 36) | "
+                          "(CAST(exporter_code AS BIGINT) << 20) | CAST(hs6 AS BIGINT)), "
+                          f"coalesce(bit_xor(hash(t)), 0) FROM ({source}) t").fetchall()[0]
+    for (field, _, message), bad in zip(rules, found):
+        if bad:
+            return field, message
+    if found[-3] != found[-2]:
+        return "hs6", "the same year, exporter, importer and HS code appear twice"
+    return int(found[-3]), f"{int(found[-1]):016x}"
+
+
+def load_years(con: duckdb.DuckDBPyConnection, hs_revision: str, vintage: str,
+               years: dict[int, str], *, origin: str, sha256: str | Future[str] | None,
+               codes_load: Load | None = None, products: bool = False,
+               diagnose: Callable[[], None] | None = None) -> list[LoadResult]:
+    """Write each year's rows (``year -> SELECT`` of baci_flows rows) as a lake partition,
+    check it, then record the partitions, baci_batches and the counts in one transaction.
+
+    A year whose rows are unchanged keeps its file. On a bad row, the partitions written are
+    deleted and ``diagnose`` may name its file and line; the warehouse is unchanged.
+    """
+    lake_dir = lake.root(con)
+    started = datetime.now(UTC).replace(tzinfo=None)
+    written: dict[int, Path] = {}
+    counted: dict[int, tuple[int, str]] = {}
+    try:
+        for year, select in years.items():
+            part = lake.part_dir("baci_flows", hs_revision=hs_revision, year=year)
+            written[year] = lake.write_temp(con, lake_dir, part,
+                                            f"SELECT {LAKE_COLUMNS} FROM ({select})")
+            found = _file_problem(con, lake_dir, written[year], products)
+            if isinstance(found[0], str):
+                if diagnose is not None:
+                    diagnose()
+                raise DataError(found[1], source=origin, field=found[0])
+            counted[year] = found
+    except BaseException:
+        for tmp in written.values():
+            tmp.unlink(missing_ok=True)
+        raise
+    old = {e.part: e for e in lake.catalog(con, "baci_flows")}
+    counts = dict.fromkeys(("inserted", "updated", "unchanged", "deleted"), 0)
+    entries, revised = [], []
+    for year, tmp in written.items():
+        part = lake.part_dir("baci_flows", hs_revision=hs_revision, year=year)
+        entry = lake.seal(con, lake_dir, "baci_flows", part, tmp, vintage, counted[year])
+        before = old.get(part)
+        if before is None:
+            counts["inserted"] += entry.rows
+        elif before.digest == entry.digest and before.rows == entry.rows:
+            counts["unchanged"] += entry.rows
+            if entry.path != before.path:
+                (lake_dir / entry.path).unlink()
+            entry = lake.PartFile(**{**before.__dict__, "release": vintage})
+        else:
+            revised.append((year, before, entry))
+            for k, v in lake.compare(con, lake.read_sql(lake_dir, before.path),
+                                     lake.read_sql(lake_dir, entry.path), lake.BACI_KEY,
+                                     ("value_usd", "qty")).items():
+                counts[k] += v
+        entries.append(entry)
+    batches = batch_ids(con, hs_revision, list(years))
+
+    def record() -> list[LoadResult]:
+        for entry in entries:
+            lake.record(con, entry)
+        result = LoadResult("baci_flows", SOURCE_ID, vintage,
+                            sum(e.rows for e in entries), counts["inserted"], counts["updated"],
+                            counts["unchanged"], counts["deleted"])
+        load_id = record_load(con, result, started=started, origin=origin, sha256=sha256)
+        for year, before, entry in revised:
+            key = {"batch": str(batches[year]), "importer_code": "importer_code",
+                   "exporter_code": "exporter_code", "hs6": "hs6"}
+            lake.record_revisions(con, load_id, "baci_flows", lake.read_sql(lake_dir, before.path),
+                                  lake.read_sql(lake_dir, entry.path), key,
+                                  ("value_usd", "qty"), (before.release, vintage))
+        views.create_views(con, lake_dir)
+        return [result]
+
+    loads = [codes_load] if codes_load is not None else []
+    loads.append(batches_load(batches, hs_revision, vintage, origin=origin, sha256=sha256))
+    return load_frames(con, loads, then=record)
 
 
 BULK_FILE = re.compile(r"BACI_(HS\d\d)_Y(\d{4})_(V\d{6}[a-z]?)\.csv$")
@@ -129,9 +246,6 @@ BULK_TYPES = {"t": "INTEGER", "i": "USMALLINT", "j": "USMALLINT", "k": "UINTEGER
 """How the load reads a year file: countries and HS lines straight as the numbers baci_flows
 stores (a value that is not one fails the read, and ``diagnose_bulk`` names it)."""
 DIAGNOSE_TYPES = dict.fromkeys(BACI_COLUMNS, "VARCHAR")
-CODE_CHECKS = tuple((field, f"{field} IN (SELECT code FROM baci_countries)")
-                    for field in ("importer_code", "exporter_code"))
-"""Every country code of a load must be in country_codes (scheme baci), loaded first."""
 
 
 @dataclass(frozen=True)
@@ -263,22 +377,20 @@ def _stage_codes(con: duckdb.DuckDBPyConnection, files: BulkFiles) -> None:
             WHERE TRY_CAST(trim(code) AS UINTEGER) IS NOT NULL""")
 
 
-def bulk_flows(con: duckdb.DuckDBPyConnection, files: BulkFiles, batches: dict[int, int]
-               ) -> duckdb.DuckDBPyRelation:
-    """The year files as baci_flows rows, in one typed DuckDB read (no join: countries stay
+def bulk_year(path: Path, year: int) -> str:
+    """One year file as baci_flows rows, in one typed DuckDB read (no join: countries stay
     BACI codes, which the load checks against country_codes).
 
-    A year outside ``batches`` comes out null (the table refuses it); a quantity that is
-    neither a number nor NA raises. ``diagnose_bulk`` then names the file and line.
+    A row of another year comes out without importer (the check refuses it); a quantity that
+    is neither a number nor NA raises. ``diagnose_bulk`` then names the file and line.
     """
-    batch = " ".join(f"WHEN {year} THEN {number}" for year, number in batches.items())
-    return con.sql(f"""
-        SELECT CAST(CASE r.t {batch} END AS USMALLINT) AS batch,
-               r.j AS importer_code, r.i AS exporter_code, r.k AS hs6, r.v * 1000.0 AS value_usd,
+    return f"""
+        SELECT CASE WHEN r.t = {int(year)} THEN r.j END AS importer_code, r.i AS exporter_code,
+               r.k AS hs6, r.v * 1000.0 AS value_usd,
                coalesce(TRY_CAST(ltrim(r.q) AS DOUBLE),
                         CASE WHEN nullif(trim(r.q), 'NA') IS NOT NULL
                              THEN error('quantity is not a number') END) AS qty
-        FROM {_csv(files.years, BULK_TYPES, filename=False)} r""")
+        FROM {_csv([path], BULK_TYPES, filename=False)} r"""
 
 
 SIX_DIGITS = "CASE WHEN length(trim(r.k)) < 6 THEN lpad(trim(r.k), 6, '0') ELSE trim(r.k) END"
@@ -355,25 +467,28 @@ def load_bulk(con: duckdb.DuckDBPyConnection, paths: Sequence[Path]) -> list[Loa
         for path in files.years:
             _check_header_and_end(path, BACI_COLUMNS)
         _stage_codes(con, files)
-        years = [int(BULK_FILE.search(p.name).group(2)) for p in files.years]
         vintage = f"{files.version}-{files.hs_revision}"
         origin = ", ".join(str(p) for p in paths)
         # The checksum of a single input file is computed while DuckDB loads it.
         digest = (hashing.submit(sha256_file, Path(paths[0]))
                   if len(paths) == 1 and Path(paths[0]).is_file() else None)
-        loads = []
+        codes_load = None
         if files.country_codes is not None:
             codes = con.sql("SELECT 'baci' AS scheme, code, iso3, name FROM _baci_countries").pl()
-            loads.append(Load("country_codes", codes, SOURCE_ID, files.version,
-                              files.country_codes))
-        batches = batch_ids(con, files.hs_revision, years)
-        checks = CODE_CHECKS + ((("hs6", "hs6 IN (SELECT k FROM _baci_products)"),)
-                                if files.product_codes is not None else ())
-        loads += batch_loads(batches, files.hs_revision, vintage, bulk_flows(con, files, batches),
-                             origin=origin, sha256=digest, checks=checks)
+            codes_load = Load("country_codes", codes, SOURCE_ID, files.version,
+                              files.country_codes)
+        selects = {int(BULK_FILE.search(p.name).group(2)): bulk_year(p, int(
+            BULK_FILE.search(p.name).group(2))) for p in files.years}
         try:
-            return load_frames(con, loads, diagnose=lambda: diagnose_bulk(con, files))
+            return load_years(con, files.hs_revision, vintage, selects, origin=origin,
+                              sha256=digest, codes_load=codes_load,
+                              products=files.product_codes is not None,
+                              diagnose=lambda: diagnose_bulk(con, files))
         except duckdb.Error as exc:
+            try:
+                diagnose_bulk(con, files)
+            except DataError as found:
+                raise found from None
             raise _duck_error(exc, files.years) from None
         finally:
             for table in ("_baci_bulk", "_baci_countries", "_baci_products", "_baci_numbered"):
@@ -404,5 +519,10 @@ def refresh(con: duckdb.DuckDBPyConnection, settings: Settings, *,
     years = raw["t"].cast(pl.Int32, strict=False).drop_nulls().unique().to_list()
     batches = batch_ids(con, "HS92", years)
     flows = to_baci_flows(raw, code_map(con, "baci"), batches, origin=origin)
-    return load_frames(con, batch_loads(batches, "HS92", GEOPOLRISK_VINTAGE, flows,
-                                        origin=origin, sha256=digest, checks=CODE_CHECKS))
+    con.register("_baci_geopolrisk", flows)
+    try:
+        return load_years(con, "HS92", GEOPOLRISK_VINTAGE,
+                          {year: f"SELECT * FROM _baci_geopolrisk WHERE batch = {batch}"
+                           for year, batch in batches.items()}, origin=origin, sha256=digest)
+    finally:
+        con.unregister("_baci_geopolrisk")

@@ -54,7 +54,7 @@ from chokehold.pipelines._runlog import (
     run_logging,
 )
 from chokehold.pipelines.plan import code_fingerprint, depends_on
-from chokehold.warehouse import LoadResult, first_row, open_warehouse, spec
+from chokehold.warehouse import LoadResult, first_row, lake, open_warehouse, spec, views
 from chokehold.warehouse.staging import (
     LockHolder,
     RefreshBusyError,
@@ -368,7 +368,8 @@ def _locked_refresh(settings: Settings, names: list[str], options: dict[str, Any
         log.warning("cleared a stale refresh lock left by %s (%s)", stale.describe(),
                     "still running?" if stale.alive else "no longer running")
     leftovers = [*remove_staging(settings.warehouse), *vintages.remove_incomplete(settings),
-                 *vintages.remove_orphans(settings, published_ids(settings.warehouse))]
+                 *vintages.remove_orphans(settings, published_ids(settings.warehouse)),
+                 *remove_lake_orphans(settings)]
     for leftover in leftovers:
         log.warning("removed %s left by an interrupted refresh", leftover)
     fps = fingerprints(names, settings, options)
@@ -415,6 +416,7 @@ def _build_and_publish(settings: Settings, names: list[str], todo: list[str],
     with staged_copy(settings.warehouse) as staging:
         con = open_warehouse(staging, create=True, memory_limit=settings.duckdb_memory_limit)
         try:
+            lake.set_root(con, settings.lake_dir)
             outcomes = _run_all(con, settings, names, todo, fps, options, allow_partial,
                                 excluded, show_progress, redact, log)
             failed = [o for o in outcomes if o.status == "failed"]
@@ -470,6 +472,20 @@ def published_ids(warehouse: Path) -> set[str]:
         return set()
 
 
+def remove_lake_orphans(settings: Settings) -> list[Path]:
+    """Delete lake files that neither the live catalog nor any vintage on disk references
+    (files of a crashed refresh, partitions of pruned vintages); call under the lock."""
+    root, live = settings.lake_root, set()
+    if settings.warehouse.exists():
+        try:
+            with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+                root = lake.root(con)
+                live = {e.path for e in lake.catalog(con)}
+        except duckdb.Error:  # an older warehouse (no catalog yet): its lake is not in use
+            pass
+    return lake.remove_orphans(root, live | lake.referenced(vintages.available(settings)))
+
+
 def _current_vintage(warehouse: Path) -> str | None:
     if not warehouse.exists():
         return None
@@ -487,6 +503,8 @@ def _publish(con: duckdb.DuckDBPyConnection, staging: Path, settings: Settings,
              log: logging.Logger) -> RefreshOutcome:
     """Record the run in staging, snapshot a vintage if data changed, then swap staging in."""
     run_id = run["run_id"]
+    lake.publish_reported(con, lake.root(con))
+    views.create_views(con)
     for o in outcomes:
         if o.status == "ok":
             con.execute("INSERT OR REPLACE INTO source_state VALUES (?, ?, ?, ?)",
@@ -512,9 +530,12 @@ def _publish(con: duckdb.DuckDBPyConnection, staging: Path, settings: Settings,
     if snapshot is not None:
         vintages.finalize(snapshot)
     publish(staging, settings.warehouse)
+    lake.write_current(settings.warehouse)
     for vintage_id_pruned in pruned:
         shutil.rmtree(settings.vintages_dir / vintage_id_pruned, ignore_errors=True)
         log.info("retention: removed vintage %s", vintage_id_pruned)
+    for orphan in remove_lake_orphans(settings) if pruned else []:
+        log.info("retention: removed lake file %s", orphan)
     return RefreshOutcome(run_id, status, run["started_at"], finished, outcomes, vintage_id,
                           snapshot is not None, message)
 
@@ -550,7 +571,8 @@ def _snapshot(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str, s
     if previous_folder is not None and (previous_folder / vintages.MANIFEST).exists():
         vintages.write_text(snapshot.folder / vintages.MANIFEST,
                             json.dumps(snapshot.manifest, default=str))
-        diff = vintages.diff_folders(previous_folder, snapshot.folder, settings.diff_tolerance)
+        diff = vintages.diff_folders(previous_folder, snapshot.folder, settings.diff_tolerance,
+                                     memory_limit=settings.duckdb_memory_limit)
         digest = diff.markdown()
         vintages.write_text(snapshot.folder / "digest.json",
                             json.dumps(diff.to_dict(max_revised=1000), indent=2, default=str))

@@ -6,6 +6,7 @@ where that folder is absent.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -44,12 +45,20 @@ def built_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def copy_warehouse(source: Path, target: Path) -> Path:
+    """Copy a warehouse file and its lake (hard links: lake files are never rewritten)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(source, target)
+    if (source.parent / "lake").is_dir():
+        shutil.copytree(source.parent / "lake", target.parent / "lake", copy_function=os.link,
+                        dirs_exist_ok=True)
+    return target
+
+
 @pytest.fixture
 def warehouse_copy(built_warehouse: Path, tmp_path: Path) -> Path:
-    """A private copy of the offline warehouse that a test may change."""
-    target = tmp_path / "warehouse.duckdb"
-    shutil.copy(built_warehouse, target)
-    return target
+    """A private copy of the offline warehouse (and its lake) that a test may change."""
+    return copy_warehouse(built_warehouse, tmp_path / "warehouse.duckdb")
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import copy_warehouse
 from fakesources import data_state, install, months, register, run_refresh, write_fx
 from fakesources.httpfx import app
 from faultserver import FAULTS, FaultServer
@@ -195,8 +196,7 @@ def test_sigkill_at_random_points_leaves_before_or_after(tmp_path: Path, process
     base = tmp_path / "base" / "wh"
     before = data_state(base / "warehouse.duckdb")
     after_settings = load_settings(**{**kwargs, "warehouse": tmp_path / "after" / "w.duckdb"})
-    shutil.copy(base / "warehouse.duckdb", after_settings.warehouse.parent.mkdir() or
-                after_settings.warehouse)
+    copy_warehouse(base / "warehouse.duckdb", after_settings.warehouse)
     refresh_warehouse(after_settings, ["slowfx"], options)
     after = data_state(after_settings.warehouse)
     assert after != before

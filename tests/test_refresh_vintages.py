@@ -46,8 +46,16 @@ def test_manifest_lists_sources_checksums_rows_and_code(tiny) -> None:
     assert outcome.vintage_id.endswith(manifest["content_hash"][:8])
     assert manifest["tables"]["fx_rates"]["rows"] == 3
     assert manifest["tables"]["prices"]["rows"] == 1
+    lake_dir = Path(manifest["lake_dir"])
+    assert lake_dir == settings.lake_root
     for info in manifest["tables"].values():
-        assert hashlib.sha256((vdir / info["file"]).read_bytes()).hexdigest() == info["sha256"]
+        if info.get("lake"):  # a lake table: its partition files are listed under "lake"
+            continue
+        assert hashlib.sha256((lake_dir / info["path"]).read_bytes()).hexdigest() == info["sha256"]
+    for entries in manifest["lake"].values():
+        for entry in entries:
+            assert hashlib.sha256((lake_dir / entry["path"]).read_bytes()).hexdigest() == \
+                entry["sha256"]
     fx_csv = hashlib.sha256((folder / "fx.csv").read_bytes()).hexdigest()
     assert {"source_id": "tinyfx", "vintage": f"tiny-{fx_csv[:8]}",
             "location": str(folder / "fx.csv"), "sha256": fx_csv} in manifest["inputs"]

@@ -62,12 +62,23 @@ def test_shares_sum_to_one_and_hhi_within_bounds(rows):
     assert 1 / n - 1e-9 <= hhi <= 1 + 1e-9
 
 
-def test_mixed_revisions_in_one_period_are_refused():
-    data = flows([("CHN", Y, "280530", 10, 1), ("CHN", Y, "280530", 10, 1, "HS17")])
-    with pytest.raises(ChokeholdError, match="several HS revisions"):
-        dependence.commodity_flows(data, LINES, "ree")
+def test_mixed_revisions_in_one_period_are_never_summed():
+    """Two revisions of one period: the newest by default, the preferred one where given."""
+    data = flows([("CHN", Y, "280530", 10, 1), ("CHN", Y, "280530", 12, 1, "HS17")])
+    newest = dependence.commodity_flows(data, LINES, "ree")
+    assert newest["hs_revision"].to_list() == ["HS17"] and newest["value_usd"].to_list() == [12]
+    preferred = dependence.commodity_flows(data, LINES, "ree", prefer="HS92")
+    assert preferred["hs_revision"].to_list() == ["HS92"]
     chosen = dependence.commodity_flows(data, LINES, "ree", hs_revision="HS17")
     assert chosen["hs_revision"].to_list() == ["HS17"]
+    assert dependence.import_shares(newest)["value_usd"].to_list() == [12]
+
+
+def test_revisions_order_by_the_year_they_took_effect():
+    assert dependence.choose_revision(["HS92", "HS17", "HS02"]) == "HS17"
+    assert dependence.choose_revision(["HS92", "HS96"]) == "HS96"
+    assert dependence.choose_revision(["HS92", "HS17"], prefer="HS92") == "HS92"
+    assert dependence.choose_revision(["HS92"], prefer="HS17") == "HS92"
 
 
 def test_national_codes_match_their_six_digit_line():
@@ -129,20 +140,19 @@ def test_reroute_signal_before_after():
 
 
 def test_global_screen_small_case(warehouse_copy: Path):
-    from chokehold.warehouse import load_frame
+    from chokehold.pipelines import baci
 
     rows = [("JPN", "CHN", 90.0), ("JPN", "VNM", 10.0), ("USA", "CHN", 50.0), ("USA", "JPN", 50.0),
             ("CHN", "JPN", 5.0)]
     baci_code = {"JPN": 392, "CHN": 156, "VNM": 704, "USA": 842}
-    frame = pl.DataFrame([{"batch": 999, "importer_code": baci_code[i],
+    frame = pl.DataFrame([{"importer_code": baci_code[i],
                            "exporter_code": baci_code[e], "hs6": 280530, "value_usd": v,
                            "qty": None} for i, e, v in rows],
                          schema_overrides={"qty": pl.Float64})
-    batch = pl.DataFrame({"batch": [999], "hs_revision": ["HS17"], "year": [2030],
-                          "release": ["t"]})
     with open_warehouse(warehouse_copy) as con:
-        load_frame(con, "baci_batches", batch, source_id="baci", vintage="t")
-        load_frame(con, "baci_flows", frame, source_id="baci", vintage="t")
+        con.register("rows", frame)
+        baci.load_years(con, "HS17", "t", {2030: "SELECT * FROM rows"}, origin="test",
+                        sha256=None)
         screen = dependence.global_screen(con, 2030)
     jpn = screen.filter(pl.col("importer_iso3") == "JPN").row(0, named=True)
     assert jpn["hhi"] == pytest.approx(0.82) and jpn["top_supplier"] == "CHN"

@@ -199,7 +199,7 @@ def diff(ctx: typer.Context,
     emit(result.tables, fmt, title="Rows by table")
     emit(result.new_periods, fmt, title="New periods")
     emit(result.revised.head(limit), fmt,
-         title=f"Revised values ({result.revised.height} in all, largest first)")
+         title=f"Revised values ({result.revised_count} in all, largest first)")
     emit(result.controls, fmt, title="New or changed control measures")
 
 

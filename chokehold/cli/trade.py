@@ -71,7 +71,8 @@ def _commodity_flows(ctx: typer.Context, con: duckdb.DuckDBPyConnection, commodi
                      revision: str | None, **where: str) -> pl.DataFrame:
     """``read.commodity_flows`` of a commodity the commodities file knows."""
     require_commodity(load_commodities(settings_of(ctx).commodities_file), commodity)
-    return read.commodity_flows(con, commodity, revision=revision, **where)
+    return read.commodity_flows(con, commodity, revision=revision,
+                                prefer=settings_of(ctx).hs_revision, **where)
 
 
 def shares(
@@ -100,7 +101,20 @@ def shares(
         pl.lit(commodity).alias("commodity"), pl.lit(basis.value).alias("basis"))
     emit(table.select("period", "reporter_iso3", "commodity", "partner_iso3", "value_usd", "qty",
                       "share", "hhi", "basis", "months", "source"), fmt,
-         title=f"{iso3} imports of {commodity} by partner ({source.value}, {basis.value})")
+         title=f"{iso3} imports of {commodity} by partner ({source.value}, {basis.value}, "
+               f"{', '.join(sorted(flows['hs_revision'].unique()))})")
+
+
+def _year_range(text: str) -> list[int]:
+    """``2019-2023`` or ``2019,2021`` -> the years."""
+    try:
+        if "-" in text:
+            first, last = (int(p) for p in text.split("-", 1))
+            return list(range(first, last + 1))
+        return [int(p) for p in text.split(",")]
+    except ValueError:
+        raise ChokeholdError(f"--years {text!r}: give a range like 2019-2023 or a list like "
+                             "2019,2021") from None
 
 
 class Engine(str, Enum):
@@ -110,8 +124,11 @@ class Engine(str, Enum):
 
 def screen(
     ctx: typer.Context,
-    year: Annotated[int | None, typer.Option(help="Year to screen (--engine duckdb).")] = None,
-    top: Annotated[int, typer.Option(help="Rows to show (largest imports first).")] = 50,
+    year: Annotated[int | None, typer.Option(help="Year to screen.")] = None,
+    years: Annotated[str | None, typer.Option(
+        help="Several years, e.g. 2019-2023 (each in its own revision; with --engine spark, "
+        "all in one job).")] = None,
+    top: Annotated[int, typer.Option(help="Rows to show per year (largest imports first).")] = 50,
     source: Annotated[str, typer.Option(help="Source of bilateral trade.")] = "baci",
     revision: Annotated[str | None, REVISION] = None,
     importer: Annotated[str | None, typer.Option(help="Only this importer (ISO3).")] = None,
@@ -120,7 +137,6 @@ def screen(
     fmt: Annotated[OutputFormat, FORMAT_OPTION] = OutputFormat.table,
     engine: Annotated[Engine, typer.Option(help="duckdb (the warehouse) or spark (the lake's "
                                            "Parquet files; docs/spark.md).")] = Engine.duckdb,
-    years: Annotated[str | None, typer.Option(help="Spark: years, e.g. 1995-2024.")] = None,
     master: Annotated[str | None, typer.Option(help="Spark: start a session, e.g. 'local[2]'.")
                       ] = None,
     remote: Annotated[str | None, typer.Option(help="Spark Connect URL, sc://HOST:15002.")
@@ -132,7 +148,9 @@ def screen(
         help="Spark: BACI country_codes CSV for names (default: the warehouse's).")] = None,
 ) -> None:
     """Every importer x HS6 line of a year: HHI, top supplier, EC SWD(2021) 352 flags
-    (HHI > 0.4; imports > 50% of demand where known; imports / own exports > 1)."""
+    (HHI > 0.4; imports > 50% of demand where known; imports / own exports > 1). Without
+    --revision, a year held in several HS revisions is screened in the hs_revision setting's
+    where it has it, else in the newest; the output names the revision."""
     if engine is Engine.spark:
         from chokehold import spark
 
@@ -147,19 +165,27 @@ def screen(
             "year", "hs_revision", "importer_iso3", "hs_code", "imports_usd", "hhi",
             "top_supplier", "top_share", "dependent"), fmt, title=f"Dependency screen {years}")
         return
-    if year is None:
-        raise ChokeholdError("--year is required (or --engine spark --years FIRST-LAST)")
+    if (year is None) == (years is None):
+        raise ChokeholdError("give --year YYYY or --years FIRST-LAST")
+    tables, used = [], []
     with open_read(ctx) as con:
-        table = dependence.global_screen(con, year, source=source, hs_revision=revision,
-                                         limit=None if importer or dependent_only else top)
-        if importer:
-            table = table.filter(pl.col("importer_iso3") == _importer(con, importer, source))
-    if dependent_only:
-        table = table.filter(pl.col("dependent"))
+        for one in [year] if year is not None else _year_range(years):
+            chosen = revision or dependence.screen_revision(
+                con, one, source=source, prefer=settings_of(ctx).hs_revision)
+            table = dependence.global_screen(con, one, source=source, hs_revision=chosen,
+                                             limit=None if importer or dependent_only else top)
+            if importer:
+                table = table.filter(pl.col("importer_iso3") == _importer(con, importer, source))
+            if dependent_only:
+                table = table.filter(pl.col("dependent"))
+            tables.append(table.head(top))
+            used.append(f"{one} {chosen}")
+    table = pl.concat(tables)
     if fmt is OutputFormat.table:
-        table = table.select("importer_iso3", "hs_code", "imports_usd", "hhi", "top_supplier",
-                             "top_share", "imports_to_exports", "dependent")
-    emit(table.head(top), fmt, title=f"Dependency screen {year} ({source})")
+        table = table.select("year", "hs_revision", "importer_iso3", "hs_code", "imports_usd",
+                             "hhi", "top_supplier", "top_share", "imports_to_exports",
+                             "dependent")
+    emit(table, fmt, title=f"Dependency screen ({source}; {', '.join(used)})")
 
 
 def mirror(

@@ -20,6 +20,7 @@ import duckdb
 import polars as pl
 
 from chokehold.errors import DataError, WarehouseError
+from chokehold.warehouse import views
 from chokehold.warehouse.migrations import all_migrations
 from chokehold.warehouse.schema import TableSpec, spec, table_specs
 
@@ -101,13 +102,15 @@ def open_warehouse(
         path.parent.mkdir(parents=True, exist_ok=True)
     con = _connect(path, read_only=read_only)
     known = {m.id for m in all_migrations()}
-    if read_only and applied_migrations(con) != known:
+    if read_only and (applied_migrations(con) != known or not views.current(con)):
         con.close()
         with _connect(path, read_only=False) as upgrade:
             migrate(upgrade, path)
+            views.create_views(upgrade)
         con = _connect(path, read_only=True)
     elif not read_only:
         migrate(con, path)
+        views.create_views(con)
     if memory_limit:
         con.execute(f"SET memory_limit = '{memory_limit}'")
     return con
@@ -295,23 +298,25 @@ def load_frame(
 
 
 def load_frames(con: duckdb.DuckDBPyConnection, loads: list[Load], *,
-                diagnose: Callable[[], None] | None = None) -> list[LoadResult]:
+                diagnose: Callable[[], None] | None = None,
+                then: Callable[[], list[LoadResult]] | None = None) -> list[LoadResult]:
     """Load several frames in one transaction: all of them, or none (see ``load_frame``).
 
     Where a load's scope (``replace_scope``, else the whole table) holds no rows yet, the frame
     is appended straight into the table and checked there (the table's NOT NULL and CHECK
     constraints, then its key), so a bulk first load is written once. If that fails, all is
     rolled back; ``diagnose`` may then raise a sharper error (e.g. the file and line), and the
-    loads rerun staged, which names the first bad row and field.
+    loads rerun staged, which names the first bad row and field. ``then`` runs in the same
+    transaction after the loads (e.g. recording lake partitions) and adds its results.
     """
     try:
         with transaction(con):
-            return [_load(con, load, append=True) for load in loads]
+            return [_load(con, load, append=True) for load in loads] + (then() if then else [])
     except _NotAppendable:
         if diagnose is not None:
             diagnose()
     with transaction(con):
-        return [_load(con, load, append=False) for load in loads]
+        return [_load(con, load, append=False) for load in loads] + (then() if then else [])
 
 
 def _load(con: duckdb.DuckDBPyConnection, load: Load, *, append: bool) -> LoadResult:
@@ -319,6 +324,9 @@ def _load(con: duckdb.DuckDBPyConnection, load: Load, *, append: bool) -> LoadRe
     if table.view:
         parts = [t.name for t in table_specs().values() if t.part_of == table.name]
         raise WarehouseError(f"{table.name} is a view: load its tables ({', '.join(parts)})")
+    if table.lake:
+        raise WarehouseError(f"{table.name} is stored in the lake: its pipeline writes partition "
+                             "files (chokehold.warehouse.lake), not load_frame")
     origin = str(load.origin or load.source_id)
     started = _now()
     load_id = uuid.uuid4().hex[:12]
@@ -436,6 +444,16 @@ def _record_revisions(con: duckdb.DuckDBPyConnection, table: TableSpec, load_id:
             f"SELECT ?, ?, {key}, '*', {row}, NULL, {old_vintage}, ?, ? FROM {table.name} t "
             f"WHERE {deleted_where}",
             [load_id, table.name, vintage, now])
+
+
+def record_load(con: duckdb.DuckDBPyConnection, result: LoadResult, *, started: datetime,
+                origin: str | Path, sha256: str | Future[str] | None) -> str:
+    """Count a load that did not go through load_frame (lake partitions) into load_runs;
+    returns its load id."""
+    digest = sha256.result() if isinstance(sha256, Future) else sha256
+    load_id = uuid.uuid4().hex[:12]
+    _record_load(con, load_id, result, started, str(origin), digest)
+    return load_id
 
 
 def _record_load(con: duckdb.DuckDBPyConnection, load_id: str, result: LoadResult,

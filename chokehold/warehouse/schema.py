@@ -32,7 +32,11 @@ class TableSpec:
     integrity checks instead of a DuckDB index and CHECK constraints, whose upkeep dominates
     loading tens of millions of rows."""
     view: bool = False
-    """A view over storage tables (created by a migration): read it, load its storage tables."""
+    """A view over storage tables (created by chokehold/warehouse/views.py): read it, load its
+    storage tables."""
+    lake: bool = False
+    """Stored as Parquet partitions in the lake (chokehold/warehouse/lake.py), read through a
+    view of the same name: loaded by its pipeline's lake writer, not load_frame."""
     part_of: str | None = None
     """For a storage table: the view it is part of (snapshots and digests use the view)."""
 
@@ -88,7 +92,7 @@ def _parse(name: str, raw: dict) -> TableSpec:
         raise ValueError(f"table {name}: primary key names unknown columns {sorted(missing)}")
     return TableSpec(name, " ".join(str(raw["description"]).split()), pk, columns,
                      key_index=bool(raw.get("key_index", True)), view=bool(raw.get("view", False)),
-                     part_of=raw.get("part_of"))
+                     lake=raw.get("storage") == "lake", part_of=raw.get("part_of"))
 
 
 @cache
@@ -111,5 +115,5 @@ def spec(name: str) -> TableSpec:
 
 
 def stored_tables() -> list[TableSpec]:
-    """The specs of real tables (not views), in spec order."""
-    return [t for t in table_specs().values() if not t.view]
+    """The specs of real tables in the DuckDB file (not views, not lake tables), in spec order."""
+    return [t for t in table_specs().values() if not t.view and not t.lake]

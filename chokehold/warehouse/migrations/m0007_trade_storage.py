@@ -4,7 +4,7 @@ A BACI year is ~11 million rows. Stored in trade_flows' twelve columns, five of 
 on every row, the load cost twice a bare read of the file; baci_flows keeps six columns, four
 of them numbers (countries by BACI code), and baci_batches the per-year constants (revision,
 year, release). Existing rows move across. (Tables and views are created in their current
-shape: since m0008 the HS6 line is a number.)
+shape: since m0008 the HS6 line is a number; views.py creates the view trade_flows.)
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import duckdb
 
 from chokehold.warehouse.schema import spec
-from chokehold.warehouse.views import BACI_COUNTRIES, TRADE_FLOWS
+from chokehold.warehouse.views import BACI_COUNTRIES
 
 DESCRIPTION = "trade_flows: a view over reported_flows and baci_flows (+ baci_batches, baci_countries)"
 
@@ -43,4 +43,3 @@ def apply(con: duckdb.DuckDBPyConnection) -> None:
             LEFT JOIN code x ON x.iso3 = f.partner_iso3
             WHERE f.source = 'baci'""")
         con.execute("DROP TABLE trade_flows")
-    con.execute(TRADE_FLOWS)

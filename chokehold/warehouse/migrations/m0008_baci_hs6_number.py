@@ -9,7 +9,6 @@ from __future__ import annotations
 import duckdb
 
 from chokehold.warehouse.schema import spec
-from chokehold.warehouse.views import create_views
 
 DESCRIPTION = "baci_flows: HS6 line stored as a number (hs6); trade_flows shows it as text"
 
@@ -27,4 +26,3 @@ def apply(con: duckdb.DuckDBPyConnection) -> None:
                 "CAST(hs_code AS UINTEGER), value_usd, qty FROM baci_flows")
     con.execute("DROP TABLE baci_flows")
     con.execute("ALTER TABLE baci_flows_hs6 RENAME TO baci_flows")
-    create_views(con)

@@ -1,12 +1,11 @@
 """Unit factors become data: the table ``units`` (from data/units.yaml), which the view
-``price_units`` reads; ``price_observations`` records the published unit and its scale
+``price_units`` (warehouse/views.py) reads; ``price_observations`` records the published unit and its scale
 (万元/吨 is 10,000 CNY per tonne)."""
 
 from __future__ import annotations
 
 import duckdb
 
-from chokehold.analysis.price_gap import units_view
 from chokehold.pipelines.price_units import units_frame
 from chokehold.warehouse.schema import spec
 
@@ -23,4 +22,3 @@ def apply(con: duckdb.DuckDBPyConnection) -> None:
         con.unregister("_units_seed")
     con.execute("ALTER TABLE price_observations ADD COLUMN IF NOT EXISTS published_unit VARCHAR")
     con.execute("ALTER TABLE price_observations ADD COLUMN IF NOT EXISTS scale DOUBLE")
-    con.execute(units_view())

@@ -5,7 +5,9 @@ caller runs this file with HOME pointing at a temporary folder:
 ``python geopolrisk_oracle.py OUT.json --years 2018 2022 --importers Japan EU --materials all``.
 It calls the package's own functions once per (year, importer, raw material) and writes one
 record per combination (score, import risk, CF, HHI, price; null where the package fails) and
-the seconds the package took for the whole set (mapping BACI included), as JSON.
+the seconds the package took for the whole set (mapping BACI included), as JSON. Each
+importer's trade is the package's own mapped frame cut to the importer's reporters (the rows its
+query selects), which speeds the package up without changing what it computes.
 """
 
 from __future__ import annotations
@@ -34,13 +36,19 @@ def main() -> None:
     importers = ([c for c in databases.production["Country_ISO"]["Country"].tolist()]
                  if args.importers == ["all"] else args.importers)
     records = []
+    by_importer = {}
+    for importer in importers:
+        members = databases.regionslist[utils.cvtcountry(importer, type="Name")]
+        codes = [int(utils.cvtcountry(m, type="ISO")) for m in members]
+        # The rows the package's own query would select, so each query scans only those.
+        by_importer[importer] = members, data[data["reporterCode"].isin(codes)]
     for year in args.years:
         for importer in importers:
-            members = databases.regionslist[utils.cvtcountry(importer, type="Name")]
+            members, rows = by_importer[importer]
             for material in materials:
                 rec = {"year": year, "importer": importer, "material": material}
                 try:
-                    num, total, price = utils.aggregateTrade(year, members, material, data)
+                    num, total, price = utils.aggregateTrade(year, members, material, rows)
                     prod = 0.0
                     for m in members:
                         qty, hhi = core.HHI(material, year, utils.cvtcountry(m, type="Name"))

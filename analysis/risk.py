@@ -34,6 +34,7 @@ class RiskData:
     governance: pl.DataFrame
     controls: pl.DataFrame
     countries: set[str]
+    commodity_ids: set[str]
     params: eu_crm.EuCrmParams
 
 
@@ -49,9 +50,10 @@ def load(con: duckdb.DuckDBPyConnection, settings: Settings, years: Sequence[int
     materials = lines.select("material", "reference_id", "commodity", "eol_rir",
                              "eol_rir_citation", "origin").unique("material").sort("material")
     countries = {r[0] for r in con.execute("SELECT iso3 FROM countries").fetchall()}
+    ids = {r[0] for r in con.execute("SELECT commodity_id FROM commodities").fetchall()}
     return RiskData(materials, risk_inputs.material_imports(con, lines, span), production,
                     risk_inputs.governance(con), risk_inputs.control_periods(con), countries,
-                    eu_crm.load_params(settings.data_dir))
+                    ids, eu_crm.load_params(settings.data_dir))
 
 
 def resolve_material(data: RiskData, name: str) -> str:
@@ -61,6 +63,10 @@ def resolve_material(data: RiskData, name: str) -> str:
         hit = m.filter(pl.col(column).str.to_lowercase() == name.strip().lower())
         if hit.height:
             return hit["material"][0]
+    if name in data.commodity_ids:
+        raise ChokeholdError(f"World Mining Data has no production of {name}, so no index; "
+                             "commodities with production: "
+                             f"{', '.join(sorted(m['commodity']))}")
     raise UnknownValueError("commodity or raw material (none with production and HS lines)",
                             name, m["commodity"].to_list() + m["material"].to_list())
 

@@ -24,9 +24,9 @@ from datetime import date
 from pathlib import Path
 
 import polars as pl
+from chokehold.analysis.geopolrisk import importer_groups
 from pydantic import BaseModel, ConfigDict, Field
 
-from chokehold.analysis.geopolrisk import importer_groups
 from chokehold.yamlfiles import load_yaml_model
 
 

@@ -15,9 +15,9 @@ from datetime import date
 
 import duckdb
 import polars as pl
-
 from chokehold.analysis import eu_crm, risk_inputs
 from chokehold.analysis.geopolrisk import REGIONS, geopolrisk
+
 from chokehold.config import Settings
 from chokehold.errors import ChokeholdError, UnknownValueError
 

@@ -203,6 +203,11 @@ def compare(data: RiskData, importer: str, commodity: str, year: int, as_of: dat
         "geopolrisk_cf": r["cf"], "eu_supply_risk": r["supply_risk"],
         "eu_trade_factor_china": r["eu_trade_factor_china"],
     }
+    missing = [k for k, v in values.items() if v is None]
+    if missing:
+        raise ChokeholdError(f"could not compute {', '.join(missing)} for {material}, "
+                             f"{next(iter(importers))}, {year} (no sourcing or production "
+                             "rows); the other indices are not shown alone")
     return {
         "importer": next(iter(importers)), "members": next(iter(importers.values())),
         "commodity": r["commodity"], "material": material, "year": year,
@@ -226,8 +231,8 @@ def screen(data: RiskData, importer: str, year: int, as_of: date) -> pl.DataFram
     return frame.select(
         "importer", "material", "commodity", "year", "score", "rank_geopolrisk", "cf",
         "rank_geopolrisk_cf", "supply_risk", "rank_eu_supply_risk", "eu_trade_factor_china",
-        "china_share_value", "rank_china_share", "production_hhi", "rank_production_hhi",
-        "import_reliance", "import_hhi").sort("rank_geopolrisk")
+        "eu_trade_factor_measure", "china_share_value", "rank_china_share", "production_hhi",
+        "rank_production_hhi", "import_reliance", "import_hhi").sort("rank_geopolrisk")
 
 
 def geopolrisk_series(data: RiskData, importer: str, commodity: str) -> pl.DataFrame:

@@ -21,9 +21,10 @@ SOURCES: dict[str, str] = {
     "comtrade": "chokehold.pipelines.comtrade",
     "japan_customs": "chokehold.pipelines.japan_customs",
     "usgs": "chokehold.pipelines.usgs",
+    "wgi": "chokehold.pipelines.wgi",
 }
 OFFLINE_SOURCES: tuple[str, ...] = (
-    "reference", "controls", "baci", "world_mining_data", "fx", "prices",
+    "reference", "controls", "baci", "world_mining_data", "fx", "prices", "wgi",
 )
 
 

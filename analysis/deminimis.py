@@ -41,6 +41,9 @@ def read_bom(path: Path) -> pl.DataFrame:
     (upper-cased) and are checked against the FX table when converting."""
     if not Path(path).is_file():
         raise DataError("no such file", source=path)
+    if Path(path).stat().st_size == 0:
+        raise DataError(f"the file is empty; a bill of materials needs a header with "
+                        f"{', '.join(REQUIRED)} and one row per component", source=path)
     header = pl.read_csv(path, n_rows=0, infer_schema=False).columns
     schema = {**REQUIRED, **{k: v for k, v in OPTIONAL.items() if k in header}}
     frame = read_csv_strict(Path(path), schema)

@@ -1,0 +1,179 @@
+"""The command line as a newcomer meets it (issue 14): usage errors, configuration errors,
+interruptions. Each answer is one short message and an honest exit code, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+from chokehold.pipelines.refresh import refresh_warehouse
+from fakesources import data_state, months, register, write_fx
+from helpers import run_cli
+
+from chokehold.config import PROJECT_ROOT, load_settings
+
+TESTS = Path(__file__).resolve().parent
+
+
+@pytest.mark.parametrize("args", [
+    [], ["trade", "shares"], ["trade", "shares", "-i", "JPN", "-c", "rare_earths", "-f", "xml"],
+    ["controls", "list", "--as-of", "2023-13-45"], ["no-such-command"], ["--no-such-option"],
+])
+def test_usage_errors_exit_2_with_a_short_message(capsys, args: list[str]) -> None:
+    result = run_cli(capsys, *args)
+    assert result.exit_code == 2
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "Usage:" in result.stderr + result.stdout
+
+
+def test_version_and_short_help(capsys) -> None:
+    from importlib.metadata import version
+
+    shown = run_cli(capsys, "--version")
+    assert (shown.exit_code, shown.stdout.strip()) == (0, f"chokehold {version('chokehold')}")
+    short = run_cli(capsys, "-h")
+    assert short.exit_code == 0 and "refresh" in short.stdout
+    sub = run_cli(capsys, "status", "-h")
+    assert sub.exit_code == 0 and "--format" in sub.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# Configuration and environment
+
+
+@pytest.mark.parametrize(("toml", "env", "expected"), [
+    ('warehouse = "x\n', {}, "not valid TOML"),
+    ('wharehouse = "x.duckdb"\n', {}, "unknown key 'wharehouse'; valid keys: comtrade_api_key"),
+    ("http_max_retries = -1\n", {}, "key 'http_max_retries': Input should be greater than"),
+    ("", {"CHOKEHOLD_HTTP_TIMEOUT_S": "abc"}, "environment variable CHOKEHOLD_HTTP_TIMEOUT_S"),
+])
+def test_configuration_errors_name_the_file_and_key(
+        capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, toml: str, env: dict,
+        expected: str) -> None:
+    config = tmp_path / "chokehold.toml"
+    config.write_text(toml)
+    monkeypatch.setenv("CHOKEHOLD_CONFIG", str(config))
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    result = run_cli(capsys, "status")
+    assert result.exit_code == 2
+    assert expected in result.stderr and "Traceback" not in result.stderr
+    if toml.strip():
+        assert str(config) in result.stderr or "CHOKEHOLD_" in result.stderr
+
+
+def test_impossible_date_in_a_control_file(capsys, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(PROJECT_ROOT / "data", data, ignore=shutil.ignore_patterns("*.duckdb*", "raw"))
+    measure = data / "controls" / "cn-2023-23-gallium-germanium.yaml"
+    text = measure.read_text()
+    assert "\neffective: 2023-08-01\n" in text
+    measure.write_text(text.replace("\neffective: 2023-08-01\n", "\neffective: 2023-31-12\n"))
+    monkeypatch.setenv("CHOKEHOLD_DATA_DIR", str(data))
+    for args in (["controls", "list"], ["controls", "show", "cn-2023-23-gallium-germanium"]):
+        result = run_cli(capsys, *args)
+        assert result.exit_code == 2, args
+        assert result.stderr.count("\n") == 1, result.stderr
+        assert f"{measure}" in result.stderr.replace("\n", "")
+        assert "line 7" in result.stderr and "'2023-31-12' is not a date" in result.stderr
+
+
+def test_empty_bom_file(capsys, built_warehouse: Path, tmp_path: Path) -> None:
+    bom = tmp_path / "bom.csv"
+    bom.write_text("")
+    result = run_cli(capsys, "-w", str(built_warehouse), "deminimis", str(bom))
+    assert result.exit_code == 2
+    assert "the file is empty" in result.stderr and "component, value" in result.stderr
+
+
+def test_refresh_refuses_a_warehouse_in_a_missing_folder(capsys, tmp_path: Path) -> None:
+    missing = tmp_path / "nonexistent" / "dir" / "w.duckdb"
+    result = run_cli(capsys, "-w", str(missing), "refresh", "--offline")
+    assert result.exit_code == 2
+    assert "does not exist" in result.stderr and str(missing.parent) in result.stderr
+    assert not missing.parent.parent.exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_refresh_refuses_a_read_only_folder(capsys, tmp_path: Path) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        result = run_cli(capsys, "-w", str(folder / "w.duckdb"), "refresh", "--offline")
+    finally:
+        folder.chmod(0o755)
+    assert result.exit_code == 2 and "not writable" in result.stderr
+
+
+def test_refresh_preflight_write_probe(tmp_path: Path) -> None:
+    """The probe that refuses read-only folders, exercised where root ignores permissions: a
+    path whose parent is a file cannot hold a warehouse."""
+    from chokehold.cli.runs import check_warehouse_folder
+    from chokehold.errors import ChokeholdError
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(ChokeholdError, match="does not exist|not a folder"):
+        check_warehouse_folder(blocker / "w.duckdb")
+    check_warehouse_folder(tmp_path / "w.duckdb")
+    assert list(tmp_path.iterdir()) == [blocker]  # the probe leaves nothing behind
+
+
+# ---------------------------------------------------------------------------------------------
+# Interruptions: SIGINT and SIGTERM during a refresh
+
+
+RUNNER = """
+import sys
+sys.path.insert(0, {tests!r})
+from fakesources import install
+install()
+sys.argv = ["chokehold", *sys.argv[1:]]
+from chokehold.cli import main
+main()
+"""
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_during_refresh_is_recorded_and_publishes_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signum: int, code: int) -> None:
+    register(monkeypatch)
+    folder = write_fx(tmp_path / "in", months(2024, 6))
+    warehouse = tmp_path / "wh" / "warehouse.duckdb"
+    refresh_warehouse(load_settings(warehouse=warehouse), ["slowfx"], {"path": [folder]})
+    before = data_state(warehouse)
+    write_fx(folder, months(2024, 12))
+    (folder / "delay").write_text("2")
+    log = warehouse.parent / "logs" / "refresh.log"
+    offset = len(log.read_text())
+    proc = subprocess.Popen(
+        [sys.executable, "-c", RUNNER.format(tests=str(TESTS)), "-w", str(warehouse), "refresh",
+         "--source", "slowfx", "--path", str(folder)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "CHOKEHOLD_CONFIG": str(tmp_path / "none.toml")})
+    deadline = time.monotonic() + 60
+    while "source slowfx: starting" not in log.read_text()[offset:]:
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.02)
+    time.sleep(0.2)
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert "Traceback" not in err
+    assert err.strip().count("\n") == 0 and "interrupted by " in err, err
+    assert data_state(warehouse) == before
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        last = con.execute("SELECT status, message FROM refresh_runs ORDER BY started_at DESC "
+                           "LIMIT 1").fetchone()
+    assert last[0] == "interrupted" and signal.Signals(signum).name in last[1]
+    assert not list(warehouse.parent.glob("*.staging*"))

@@ -3,6 +3,7 @@ interruptions. Each answer is one short message and an honest exit code, never a
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -177,3 +178,29 @@ def test_signal_during_refresh_is_recorded_and_publishes_nothing(
                            "LIMIT 1").fetchone()
     assert last[0] == "interrupted" and signal.Signals(signum).name in last[1]
     assert not list(warehouse.parent.glob("*.staging*"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Writes outside a refresh take the refresh lock
+
+
+SCENARIO_RUN = ["scenario", "run", "--control", "cn-2025-18-medium-heavy-rare-earths",
+                "--importer", "JPN", "--commodity", "rare_earths", "--draws", "200", "--format",
+                "json", "--save"]
+
+
+def test_scenario_save_during_a_refresh_is_refused_not_lost(capsys, warehouse_copy: Path) -> None:
+    from chokehold.warehouse.staging import RefreshLock, lock_path
+
+    def saved_runs() -> int:
+        with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+            return con.execute("SELECT count(*) FROM scenario_runs").fetchone()[0]
+
+    with RefreshLock(lock_path(warehouse_copy)):  # what a running refresh holds
+        busy = run_cli(capsys, "-w", str(warehouse_copy), *SCENARIO_RUN)
+    assert busy.exit_code == 75
+    assert "refresh already running" in busy.stderr and "saved as run" not in busy.stderr
+    assert saved_runs() == 0
+    done = run_cli(capsys, "-w", str(warehouse_copy), *SCENARIO_RUN)
+    assert done.exit_code == 0 and json.loads(done.stdout)["run_id"]
+    assert saved_runs() == 1

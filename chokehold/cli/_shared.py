@@ -6,7 +6,8 @@ import csv
 import io
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from enum import Enum
 from typing import Any
@@ -19,6 +20,7 @@ from rich.table import Table
 
 from chokehold.config import Settings
 from chokehold.warehouse import open_warehouse
+from chokehold.warehouse.staging import RefreshLock, lock_path
 
 
 class OutputFormat(str, Enum):
@@ -37,6 +39,17 @@ def settings_of(ctx: typer.Context) -> Settings:
 def open_read(ctx: typer.Context) -> duckdb.DuckDBPyConnection:
     """The warehouse, read-only (upgraded first if its schema is older than this code)."""
     return open_warehouse(settings_of(ctx).warehouse, read_only=True)
+
+
+@contextmanager
+def open_write(ctx: typer.Context) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The warehouse, writable, under the refresh lock: a write outside a refresh (a saved
+    scenario run, ...) waits for a running refresh (``refresh_lock_wait_s``) or is refused with
+    exit 75, instead of landing in a file the refresh's swap then replaces."""
+    settings = settings_of(ctx)
+    with RefreshLock(lock_path(settings.warehouse), settings.refresh_lock_wait_s), \
+            open_warehouse(settings.warehouse) as con:
+        yield con
 
 
 def _jsonable(value: Any) -> Any:

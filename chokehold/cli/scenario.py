@@ -16,13 +16,21 @@ from chokehold.analysis.deminimis import deminimis, read_bom
 from chokehold.analysis.scenarios import store
 from chokehold.analysis.scenarios.exposure import exposure_matrix, modelled, run_one
 from chokehold.analysis.scenarios.spec import load_scenario, scenario_names, schema_json
-from chokehold.cli._shared import FORMAT_OPTION, OutputFormat, emit, open_read, records, settings_of
+from chokehold.cli._shared import (
+    FORMAT_OPTION,
+    OutputFormat,
+    emit,
+    open_read,
+    open_write,
+    records,
+    settings_of,
+)
 from chokehold.commodities import load_commodities, require_commodity
 from chokehold.config import Settings
 from chokehold.controls import load_registry, require_measure
 from chokehold.countries import resolve_iso3
 from chokehold.errors import ChokeholdError
-from chokehold.warehouse import open_warehouse, read_query
+from chokehold.warehouse import read_query
 
 scenario_app = typer.Typer(help="Exposure scenarios: Monte Carlo shortfall and price paths under "
                            "each control (scenarios in data/scenarios/).", no_args_is_help=True)
@@ -81,7 +89,7 @@ def run_scenario(
                      seed=seed)
     run_id = None
     if save:
-        with open_warehouse(settings.warehouse) as con:
+        with open_write(ctx) as con:
             run_id = store.save_run(con, result, control=measure.id, importer=iso3,
                                     commodity=good.id, scenario=scenario,
                                     horizon=spec.horizon())
@@ -151,7 +159,7 @@ def matrix(
         frame = exposure_matrix(spec, chosen, commodities, iso3s, flows, production, revision,
                                 as_of=day, draws=draws, seed=seed)
     if save:
-        with open_warehouse(settings.warehouse) as con:
+        with open_write(ctx) as con:
             store.save_matrix(con, frame, scenario=scenario, as_of=day, draws=draws, seed=seed)
     emit(frame, fmt, title=f"Exposure matrix, measures in force on {day} ({scenario})")
 

@@ -134,6 +134,9 @@ def parse_years(years: str | None) -> list[int]:
         lo, _, hi = chunk.strip().partition("-")
         if not lo.isdigit() or (hi and not hi.isdigit()):
             raise ChokeholdError(f"--years {years!r}: use YYYY, YYYY-YYYY or a comma list")
+        if hi and int(hi) < int(lo):
+            raise ChokeholdError(f"--years {years!r}: the range {chunk.strip()} runs backwards; "
+                                 f"write {hi}-{lo}")
         out += range(int(lo), int(hi or lo) + 1)
     return sorted(set(out))
 

@@ -204,3 +204,68 @@ def test_scenario_save_during_a_refresh_is_refused_not_lost(capsys, warehouse_co
     done = run_cli(capsys, "-w", str(warehouse_copy), *SCENARIO_RUN)
     assert done.exit_code == 0 and json.loads(done.stdout)["run_id"]
     assert saved_runs() == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Honest answers: empty, unknown, nonsense refused, names accepted
+
+
+def test_empty_answers_say_why(capsys, built_warehouse: Path) -> None:
+    w = ["-w", str(built_warehouse)]
+    listing = run_cli(capsys, *w, "controls", "list", "--as-of", "1900-01-01", "-f", "json")
+    assert listing.exit_code == 0 and json.loads(listing.stdout) == []
+    assert "no measure in the registry" in listing.stderr and "2023-07-03" in listing.stderr
+    matrix = run_cli(capsys, *w, "scenario", "matrix", "--as-of", "1990-01-01")
+    assert matrix.exit_code == 2 and "no modelled measure is in force on 1990-01-01" in matrix.stderr
+    gap = run_cli(capsys, *w, "prices", "gap", "-c", "tungsten")
+    assert gap.exit_code == 0 and "no tungsten price gap" in gap.stderr
+    top = run_cli(capsys, *w, "trade", "screen", "--year", "2022", "--top", "-1")
+    assert top.exit_code == 2 and "--top" in top.stderr
+    years = run_cli(capsys, *w, "refresh", "--source", "comtrade", "--years", "2024-2022")
+    assert years.exit_code == 2 and "runs backwards; write 2022-2024" in years.stderr
+
+
+def test_reliance_without_usgs_data_says_so(capsys, built_warehouse: Path) -> None:
+    result = run_cli(capsys, "-w", str(built_warehouse), "trade", "reliance", "--commodity",
+                     "rare_earths")
+    assert result.exit_code == 2 and "holds no USGS data" in result.stderr
+    assert "valid: " not in result.stderr
+
+
+def test_country_names_accepted_by_trade(capsys, built_warehouse: Path) -> None:
+    by_name = run_cli(capsys, "-w", str(built_warehouse), "trade", "shares", "--importer", "Japan",
+                      "-c", "rare_earths", "-f", "json")
+    by_code = run_cli(capsys, "-w", str(built_warehouse), "trade", "shares", "--importer", "JPN",
+                      "-c", "rare_earths", "-f", "json")
+    assert by_name.exit_code == 0, by_name.stderr
+    assert json.loads(by_name.stdout) == json.loads(by_code.stdout) != []
+
+
+def test_unknown_status_is_not_not_needed(capsys, built_warehouse: Path, tmp_path: Path) -> None:
+    bom = tmp_path / "bom.csv"
+    bom.write_text("component,value,currency,country_of_origin,element,element_value,"
+                   "element_origin\nmagnet,1000,USD,JPN,Dy,5,CHN\n")
+    w = ["-w", str(built_warehouse)]
+    result = run_cli(capsys, *w, "deminimis", str(bom), "--as-of", "2026-12-01", "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["licence_needed"] is None and out["status_known"] is False
+    assert "ends 2026-11-10; no later status in the registry" in out["reason"]
+    listing = run_cli(capsys, *w, "controls", "list", "--as-of", "2026-12-01", "-f", "json")
+    notes = {r["id"]: r["status_note"] for r in json.loads(listing.stdout)
+             if r["status"] == "unknown"}
+    assert notes["cn-2025-61-extraterritorial-rare-earths"] == (
+        "unknown (the suspended status recorded ends 2026-11-10; no later status in the registry)")
+
+
+def test_tables_fit_80_columns_without_splitting_numbers(capsys, built_warehouse: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    result = run_cli(capsys, "-w", str(built_warehouse), "summary")
+    assert result.exit_code == 0
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+    assert "│ 2010 │       79.6% │" in result.stdout  # a share as %, the year unseparated
+    wide = run_cli(capsys, "-w", str(built_warehouse), "sql",
+                   "SELECT * FROM trade_flows WHERE reporter_iso3 = 'JPN' LIMIT 2")
+    assert "one record per block; use --format csv" in wide.stdout
+    assert max(len(line) for line in wide.stdout.splitlines()) <= 80

@@ -15,8 +15,6 @@ from typing import Any
 import duckdb
 import polars as pl
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from chokehold.config import Settings
 from chokehold.warehouse import open_warehouse
@@ -80,19 +78,6 @@ def emit(data: pl.DataFrame | Sequence[dict], fmt: OutputFormat, title: str | No
                              for k, v in row.items()})
         sys.stdout.write(buffer.getvalue())
         return
-    table = Table(title=title, show_lines=False)
-    for col in columns:
-        table.add_column(col, overflow="fold")
-    for row in rows:
-        table.add_row(*(_cell(row.get(c)) for c in columns))
-    Console().print(table)
+    from chokehold.cli._output import print_table
 
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:,.4g}" if abs(value) < 1 else f"{value:,.2f}"
-    if isinstance(value, list):
-        return ", ".join(map(str, value))
-    return str(value)
+    print_table(columns, rows, title)

@@ -80,6 +80,10 @@ def refresh(
     given = {"path": path, "reporters": reporters, "partners": partners, "hs": hs,
              "years": years, "freq": freq}
     options = {k: v for k, v in given.items() if v}
+    if years:  # a bad range is refused here, before any source sends a request
+        from chokehold.pipelines.comtrade import parse_years
+
+        parse_years(years)
     if offline and source:
         unknown = [s for s in source if s not in OFFLINE_SOURCES]
         if unknown:

@@ -144,6 +144,11 @@ def matrix(
     commodities = load_commodities(settings.commodities_file)
     registry = load_registry(settings.controls_dir, commodities)
     chosen = [m for m in registry.values() if modelled(m) and m.status_on(day) == "in_force"]
+    if not chosen:
+        in_force = sorted(m.effective or m.announced for m in registry.values() if modelled(m))
+        raise ChokeholdError(f"no modelled measure is in force on {day}, so the matrix would be "
+                             "empty" + (f"; the first takes effect {in_force[0]}" if in_force
+                                        else ""))
     with open_read(ctx) as con:
         known = store.known_countries(con)
         iso3s = list(dict.fromkeys(resolve_iso3(c, known) for c in importers.split(",")
@@ -226,8 +231,9 @@ def deminimis_command(
     if fmt is OutputFormat.csv:
         emit(result["elements"], fmt)
         return
-    emit([{"figure": k, "value": v} for k, v in result.items()
-          if not isinstance(v, (list, dict))], fmt, title=f"De-minimis under {control} on {day}")
+    emit([{"figure": k, "value": "unknown" if v is None and k == "licence_needed" else v}
+          for k, v in result.items() if not isinstance(v, (list, dict))], fmt,
+         title=f"De-minimis under {control} on {day}")
     emit(result["elements"], fmt, title="Content by element (counted: listed element of "
          f"{result['origin']} origin)")
 

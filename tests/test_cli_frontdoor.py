@@ -269,3 +269,36 @@ def test_tables_fit_80_columns_without_splitting_numbers(capsys, built_warehouse
                    "SELECT * FROM trade_flows WHERE reporter_iso3 = 'JPN' LIMIT 2")
     assert "one record per block; use --format csv" in wide.stdout
     assert max(len(line) for line in wide.stdout.splitlines()) <= 80
+
+
+# ---------------------------------------------------------------------------------------------
+# Exports: parquet and xlsx with units and sources
+
+
+def test_listings_export_parquet_and_xlsx_with_units(capsys, built_warehouse: Path,
+                                                     tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+    from openpyxl import load_workbook
+
+    w = ["-w", str(built_warehouse)]
+    shares = ["trade", "shares", "-i", "JPN", "-c", "rare_earths"]
+    raw = json.loads(run_cli(capsys, *w, *shares, "-f", "json").stdout)
+    parquet = tmp_path / "shares.parquet"
+    done = run_cli(capsys, *w, *shares, "-f", "parquet", "-o", str(parquet))
+    assert done.exit_code == 0 and f"wrote {len(raw)} rows to {parquet}" in done.stderr
+    table = pq.read_table(parquet)
+    assert table.num_rows == len(raw) and table.column("value_usd")[0].as_py() == raw[0]["value_usd"]
+    assert table.schema.field("value_usd").metadata[b"unit"] == b"USD"
+    about = json.loads(table.schema.metadata[b"chokehold"])
+    assert about["sources"] == "baci" and about["command"].startswith("chokehold ")
+    xlsx = tmp_path / "controls.xlsx"
+    listed = run_cli(capsys, *w, "controls", "list", "-f", "xlsx", "--output", str(xlsx))
+    assert listed.exit_code == 0, listed.stderr
+    book = load_workbook(xlsx)
+    assert book.sheetnames == ["data", "columns", "about"]
+    header = [c.value for c in book["data"][1]]
+    assert header[:3] == ["id", "title", "announced"] and book["data"].max_row > 5
+    notes = {r[0]: r for r in book["columns"].iter_rows(min_row=2, values_only=True)}
+    assert set(notes) == set(header)
+    missing = run_cli(capsys, *w, "controls", "list", "-f", "xlsx")
+    assert missing.exit_code == 2 and "add --output FILE" in missing.stderr

@@ -57,7 +57,19 @@ def _register_all() -> None:
         module.register(app)
 
 
+def _add_output_option(typer_app: typer.Typer) -> None:
+    """Every listing command (one with ``fmt``) also takes ``--output FILE``."""
+    from chokehold.cli._shared import with_output_option
+
+    for command in typer_app.registered_commands:
+        command.callback = with_output_option(command.callback)
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _add_output_option(group.typer_instance)
+
+
 _register_all()
+_add_output_option(app)
 
 
 def main() -> None:

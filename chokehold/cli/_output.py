@@ -102,3 +102,82 @@ def print_table(columns: Sequence[str], rows: Sequence[dict], title: str | None 
     for cell_row in cells:
         table.add_row(*cell_row)
     console.print(table)
+
+
+# ---------------------------------------------------------------------------------------------
+# Files: --format parquet / xlsx (and csv / json) written to --output FILE
+
+
+def column_notes(columns: Sequence[str]) -> list[dict[str, str | None]]:
+    """Unit and meaning of each column, from the warehouse schema (tables/*.yaml) where a table
+    defines a column of that name (the first such table, alphabetically, is named)."""
+    from chokehold.warehouse import table_specs
+
+    known: dict[str, tuple[str, Any]] = {}
+    for name, spec in sorted(table_specs().items()):
+        for col in spec.columns:
+            known.setdefault(col.name, (name, col))
+    notes = []
+    for c in columns:
+        table, col = known.get(c, (None, None))
+        notes.append({"column": c, "unit": getattr(col, "unit", None),
+                      "description": getattr(col, "description", None), "defined_in": table})
+    return notes
+
+
+def about(title: str | None, rows: Sequence[dict]) -> dict[str, str]:
+    """File-level provenance: what was asked, when, and the sources and vintages in the rows."""
+    import sys
+
+    def distinct(key: str) -> str:
+        return "; ".join(sorted({str(r[key]) for r in rows if r.get(key) is not None}))
+
+    return {"title": title or "", "command": " ".join(["chokehold", *sys.argv[1:]]),
+            "generated_at": datetime.now().astimezone().isoformat(timespec="seconds"),
+            "sources": distinct("source"), "vintages": distinct("vintage")}
+
+
+def write_parquet(frame: Any, path: Any, title: str | None) -> None:
+    """Parquet with each column's unit and description in its field metadata and the file's
+    provenance in the schema metadata (key ``chokehold``)."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = frame.to_arrow()
+    notes = {n["column"]: n for n in column_notes(table.column_names)}
+    fields = [f.with_metadata({k: str(v) for k, v in notes[f.name].items()
+                               if v is not None and k != "column"}) for f in table.schema]
+    meta = {"chokehold": json.dumps({**about(title, frame.to_dicts()),
+                                     "columns": list(notes.values())}, ensure_ascii=False)}
+    table = table.cast(pa.schema(fields, metadata=meta))
+    pq.write_table(table, path)
+
+
+def write_xlsx(columns: Sequence[str], rows: Sequence[dict], path: Any, title: str | None
+               ) -> None:
+    """A workbook: sheet ``data`` (raw values), sheet ``columns`` (unit, description, table of
+    each column) and sheet ``about`` (title, command, time, sources, vintages)."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    data = book.active
+    data.title = "data"
+    data.append(list(columns))
+    for row in rows:
+        data.append([_excel(row.get(c)) for c in columns])
+    notes = book.create_sheet("columns")
+    notes.append(["column", "unit", "description", "defined_in"])
+    for note in column_notes(columns):
+        notes.append([note["column"], note["unit"], note["description"], note["defined_in"]])
+    info = book.create_sheet("about")
+    for key, value in about(title, rows).items():
+        info.append([key, value])
+    book.save(path)
+
+
+def _excel(value: Any) -> Any:
+    if isinstance(value, (list, dict)):
+        return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+    return value

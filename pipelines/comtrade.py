@@ -339,6 +339,8 @@ class Client:
                 raw = self.fetcher.get(self.url(part.freq), name=f"{self.endpoint}/{part.name()}.json",
                                        params=part.params(self.cap), headers=self._headers)
             except FetchError as exc:
+                if exc.status is None or exc.status >= 500:  # network or server, not the input
+                    raise
                 what = (f"Comtrade answered HTTP {exc.status}: {error_text(exc)}"
                         if exc.status and exc.status >= 400 else
                         exc.reason + (f"; the answer began {error_text(exc)[:80]!r}"

@@ -302,3 +302,18 @@ def test_listings_export_parquet_and_xlsx_with_units(capsys, built_warehouse: Pa
     assert set(notes) == set(header)
     missing = run_cli(capsys, *w, "controls", "list", "-f", "xlsx")
     assert missing.exit_code == 2 and "add --output FILE" in missing.stderr
+
+
+def test_network_failure_exits_4(capsys, warehouse_copy: Path,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("COMTRADE_BASE_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("CHOKEHOLD_HTTP_MAX_RETRIES", "0")
+    result = run_cli(capsys, "-w", str(warehouse_copy), "refresh", "--source", "comtrade",
+                     "--reporters", "JPN", "--partners", "CHN", "--hs", "280530", "--years", "2023")
+    assert result.exit_code == 4, result.stderr
+    assert "Connection refused" in result.stderr and "nothing published" in result.stderr

@@ -317,3 +317,14 @@ def test_network_failure_exits_4(capsys, warehouse_copy: Path,
                      "--reporters", "JPN", "--partners", "CHN", "--hs", "280530", "--years", "2023")
     assert result.exit_code == 4, result.stderr
     assert "Connection refused" in result.stderr and "nothing published" in result.stderr
+
+
+def test_heavy_libraries_are_not_imported_at_start_up() -> None:
+    """`chokehold --help` and `status` must not pay for statsmodels, scipy, plotly, ...: only
+    the commands that use them import them."""
+    heavy = ["statsmodels", "scipy", "plotly", "matplotlib", "great_tables", "pandas"]
+    probe = subprocess.run(
+        [sys.executable, "-c", "import sys, chokehold.cli; "
+         f"print([m for m in {heavy!r} if m in sys.modules])"],
+        capture_output=True, text=True, check=True)
+    assert probe.stdout.strip() == "[]"

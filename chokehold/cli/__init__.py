@@ -73,8 +73,10 @@ _add_output_option(app)
 
 
 def main() -> None:
-    """Console entry point: exits with the code `run` returns."""
-    sys.exit(run())
+    """Console entry point: exits with the code `run` returns (returns normally on 0)."""
+    code = run()
+    if code:
+        sys.exit(code)
 
 
 def run(args: list[str] | None = None) -> int:

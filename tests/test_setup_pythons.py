@@ -43,7 +43,10 @@ def test_make_setup_then_offline_refresh_on_newer_python(version: str, tmp_path:
         pytest.skip("make is not installed")
     venv = tmp_path / "venv"
     # A venv for another Python sits where the new one goes: the set-up must remake it.
-    _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    other = sys.executable if f"{sys.version_info[0]}.{sys.version_info[1]}" != version else (
+        _interpreter("3.12") or _interpreter("3.11"))
+    if other is not None:
+        _run([other, "-m", "venv", "--without-pip", str(venv)], check=True)
     setup = _run(["make", "-C", str(PROJECT_ROOT), "setup", f"PYTHON={python}", f"VENV={venv}"])
     assert setup.returncode == 0, setup.stdout + setup.stderr
     version_of = _run([str(venv / "bin" / "python"), "-c",

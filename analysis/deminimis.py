@@ -39,6 +39,9 @@ def read_bom(path: Path) -> pl.DataFrame:
     (upper-cased) and are checked against the FX table when converting."""
     if not Path(path).is_file():
         raise DataError("no such file", source=path)
+    if Path(path).stat().st_size == 0:
+        raise DataError(f"the file is empty; a bill of materials needs a header with "
+                        f"{', '.join(REQUIRED)} and one row per component", source=path)
     header = pl.read_csv(path, n_rows=0, infer_schema=False).columns
     schema = {**REQUIRED, **{k: v for k, v in OPTIONAL.items() if k in header}}
     frame = read_csv_strict(Path(path), schema)
@@ -136,13 +139,19 @@ def deminimis(components: pl.DataFrame, fx: pl.DataFrame, measure: Measure, *, a
     share = controlled / total
     reaches = share >= rule.de_minimis_value_share
     status = measure.status_on(as_of)
-    needed = reaches and status == "in_force"
+    known = status != "unknown"
+    # Unknown is never "not needed": with the threshold reached and no status on the date the
+    # answer is None (JSON null) and status_known is false.
+    needed = (reaches and status == "in_force") if known or not reaches else None
     if not reaches:
         reason = (f"{share:.4%} of the item's value is below the "
                   f"{rule.de_minimis_value_share:.1%} threshold")
     elif needed:
         reason = f"{share:.4%} reaches the {rule.de_minimis_value_share:.1%} threshold and the " \
                  f"rule is in force on {as_of}"
+    elif not known:
+        reason = (f"{share:.4%} reaches the threshold; whether a licence is needed on {as_of} is "
+                  f"{measure.status_note(as_of)}")
     else:
         reason = f"{share:.4%} reaches the threshold, but the rule is {status} on {as_of}"
     return {
@@ -150,6 +159,7 @@ def deminimis(components: pl.DataFrame, fx: pl.DataFrame, measure: Measure, *, a
         "threshold": rule.de_minimis_value_share, "item_value_usd": total,
         "item_value_basis": basis, "controlled_value_usd": controlled,
         "controlled_share": share, "reaches_threshold": reaches, "licence_needed": needed,
+        "status_known": known,
         "reason": reason, "counted_elements": rule.elements, "origin": rule.origin_iso3,
         "scope_note": f"Applies to: {rule.applies_to}; check the item is of that kind.",
         "fx": [{"currency": c, "per_usd": r, "date": d.isoformat()} for c, (r, d) in

@@ -8,10 +8,11 @@ the working directory (or the file named by ``CHOKEHOLD_CONFIG``), then the defa
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -208,5 +209,29 @@ def settings_env(settings: Settings, base: dict[str, str] | None = None) -> dict
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Settings with explicit overrides (None values are ignored, so CLI defaults fall through)."""
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    """Settings with explicit overrides (None values are ignored, so CLI defaults fall through).
+
+    A malformed chokehold.toml, an unknown key or a bad value raises ChokeholdError naming the
+    file or environment variable, the key, and what is valid."""
+    from chokehold.errors import ChokeholdError
+
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except tomllib.TOMLDecodeError as exc:
+        raise ChokeholdError(f"{_config_file()}: not valid TOML: {exc}") from None
+    except ValidationError as exc:
+        raise ChokeholdError(_settings_problem(exc.errors()[0], overrides)) from None
+
+
+def _settings_problem(error: Any, overrides: dict[str, Any]) -> str:
+    """One line for the first invalid setting: where it was set, the key, what is valid."""
+    key = str(error["loc"][0]) if error["loc"] else "?"
+    if error["type"] == "extra_forbidden":
+        valid = ", ".join(sorted(Settings.model_fields))
+        return f"{_config_file()}: unknown key {key!r}; valid keys: {valid}"
+    env = [name for name in (f"CHOKEHOLD_{key.upper()}", key.upper()) if name in os.environ]
+    where = (f"option --{key.replace('_', '-')}" if overrides.get(key) is not None
+             else f"environment variable {env[0]}" if env else f"{_config_file()}: key {key!r}")
+    field = Settings.model_fields.get(key)
+    hint = f" ({field.description})" if field is not None and field.description else ""
+    return f"{where}: {error['msg']} (got {error.get('input')!r}){hint}"

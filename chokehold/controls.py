@@ -143,6 +143,18 @@ class Measure(Strict):
             return "announced"
         return "unknown"
 
+    def status_note(self, day: date) -> str | None:
+        """Why the status on ``day`` is unknown (None when it is known): unknown is never
+        "not in force"."""
+        if self.status_on(day) != "unknown":
+            return None
+        ended = [p for p in self.status if p.end is not None and p.end < day]
+        if not ended:
+            return "unknown (no status recorded for this date in the registry)"
+        last = max(ended, key=lambda p: p.end)
+        return (f"unknown (the {last.status} status recorded ends {last.end}; no later status "
+                "in the registry)")
+
     def applies_to(self, importer_iso3: str) -> bool:
         """Whether the destination scope reaches this importer at all."""
         scope = self.destinations
@@ -218,6 +230,7 @@ def summary_row(m: Measure, as_of: date) -> dict:
         "announced": m.announced.isoformat(),
         "effective": m.effective.isoformat() if m.effective else None,
         "status": m.status_on(as_of),
+        "status_note": m.status_note(as_of),
         "commodities": m.commodities,
         "licence_level": m.licence_level,
         "destinations": m.destinations.scope if m.destinations.scope != "countries"

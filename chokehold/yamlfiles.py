@@ -25,12 +25,41 @@ class Strict(BaseModel):
 Model = TypeVar("Model", bound=BaseModel)
 
 
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that an impossible date (``2023-31-12``) is a YAML error
+    with its line, not a bare ValueError from ``datetime.date``."""
+
+    def construct_yaml_timestamp(self, node: yaml.Node) -> object:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.value!r} is not a date ({exc}; write YYYY-MM-DD)",
+                node.start_mark) from None
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
+
+def safe_load(text: str) -> object:
+    """``yaml.safe_load`` whose errors are all ``yaml.YAMLError`` (with line and column)."""
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+
+
+def yaml_problem(exc: Exception) -> str:
+    """One line for a YAML error: the line and column, and what is wrong there."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        return f"line {mark.line + 1}, column {mark.column + 1}: {exc.problem}"
+    return " ".join(str(exc).split())
+
+
 def read_yaml(path: Path) -> Any:
-    """The parsed YAML of ``path``; unreadable or malformed files name the file."""
+    """The parsed YAML of ``path``; unreadable or malformed files name the file and line."""
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
-        raise DataError(f"cannot parse YAML: {exc}", source=path) from exc
+        raise DataError(f"cannot parse YAML: {yaml_problem(exc)}", source=path) from None
 
 
 def validation_error(exc: ValidationError, path: Path | str, *prefix: object) -> DataError:

@@ -44,6 +44,8 @@ DEFAULT_SECRET_HEADERS = frozenset({"ocp-apim-subscription-key", "authorization"
 class FetchError(ChokeholdError):
     """A request that failed for good (after retries, or with a status not worth retrying)."""
 
+    exit_code = 4  # a network or server failure, not bad input
+
     def __init__(self, message: str, *, url: str, status: int | None = None,
                  raw_path: Path | None = None, body: bytes = b"") -> None:
         kept = f" (raw response kept at {raw_path})" if raw_path else ""

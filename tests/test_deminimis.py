@@ -56,7 +56,7 @@ def test_hand_computed_share_below_threshold(tmp_path: Path):
     (date(2025, 10, 20), "in_force", True),
     (date(2025, 12, 1), "suspended", False),     # suspended 2025-11-10 to 2026-11-10
     (date(2026, 11, 10), "suspended", False),
-    (date(2026, 11, 11), "unknown", False),
+    (date(2026, 11, 11), "unknown", None),      # unknown is never "not needed" (issue 14)
 ])
 def test_threshold_reached_exactly_and_the_status_timeline(tmp_path: Path, day, status, needed):
     # Dy worth exactly 0.1% of the item: the rule says "0.1% or more"
@@ -65,6 +65,9 @@ def test_threshold_reached_exactly_and_the_status_timeline(tmp_path: Path, day, 
     assert result["controlled_share"] == pytest.approx(0.001)
     assert result["reaches_threshold"] is True
     assert (result["status_on_date"], result["licence_needed"]) == (status, needed)
+    assert result["status_known"] is (status != "unknown")
+    if status == "unknown":
+        assert "the suspended status recorded ends 2026-11-10; no later status" in result["reason"]
 
 
 def test_given_item_value_and_the_rate_of_the_month_before(tmp_path: Path):

@@ -223,6 +223,7 @@ def run_cli(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
 @pytest.mark.slow
 def test_cli_exit_codes_and_listings(tiny, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     settings, _, folder = tiny
+    settings.warehouse.parent.mkdir(parents=True)  # the refresh refuses a missing folder
     base = ["--warehouse", str(settings.warehouse)]
     refresh = [*base, "refresh", "-s", "tinyfx", "-s", "tinyprices", "--path", str(folder)]
     assert run_cli(monkeypatch, *refresh) == 0

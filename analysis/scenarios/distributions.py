@@ -13,7 +13,6 @@ from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from scipy.special import betaincinv
 
 
 class _Dist(BaseModel):
@@ -114,6 +113,8 @@ class Beta(_Dist):
         grid, quantiles = _beta_table(self.a, self.b)
         q = np.interp(u, grid, quantiles)
         tails = (u < BETA_TAIL) | (u > 1 - BETA_TAIL)
+        from scipy.special import betaincinv  # scipy only in commands that simulate
+
         q[tails] = betaincinv(self.a, self.b, u[tails])
         return self.low + (self.high - self.low) * q
 
@@ -126,6 +127,8 @@ BETA_TAIL = 0.01
 def _beta_table(a: float, b: float) -> tuple[np.ndarray, np.ndarray]:
     """Exact beta quantiles on Chebyshev points (denser towards 0 and 1, where the quantile
     function is steepest)."""
+    from scipy.special import betaincinv
+
     u = 0.5 * (1.0 - np.cos(np.pi * np.arange(BETA_GRID + 1) / BETA_GRID))
     return u, betaincinv(a, b, u)
 

@@ -3,31 +3,67 @@
 from __future__ import annotations
 
 import csv
+import functools
+import inspect
 import io
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, redirect_stdout
+from contextvars import ContextVar
 from datetime import date, datetime
 from enum import Enum
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
 import duckdb
 import polars as pl
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from chokehold.config import Settings
+from chokehold.errors import ChokeholdError
 from chokehold.warehouse import open_warehouse
+from chokehold.warehouse.staging import RefreshLock, lock_path
 
 
 class OutputFormat(str, Enum):
     table = "table"
     json = "json"
     csv = "csv"
+    parquet = "parquet"
+    xlsx = "xlsx"
 
 
-FORMAT_OPTION = typer.Option("--format", "-f", help="table for people; json or csv for scripts.")
+FORMAT_OPTION = typer.Option("--format", "-f", help="table for people; json or csv for scripts; "
+                             "parquet or xlsx (with --output FILE) for files.")
+OUTPUT_OPTION = typer.Option("--output", "-o", help="Write the listing to FILE (any --format; "
+                             "parquet and xlsx need it) instead of the terminal.")
+OUTPUT_FILE: ContextVar[Path | None] = ContextVar("chokehold_output_file", default=None)
+"""The --output of the running command (set by ``with_output_option``)."""
+
+
+def with_output_option(callback: Callable[..., Any]) -> Callable[..., Any]:
+    """The command ``callback`` with an ``--output FILE`` option that ``emit`` honours; added to
+    every command that has a ``fmt`` parameter, so no command repeats it."""
+    signature = inspect.signature(callback, eval_str=True)
+    if "fmt" not in signature.parameters or "output" in signature.parameters:
+        return callback
+
+    @functools.wraps(callback)
+    def wrapper(*args: Any, output: Path | None = None, **kwargs: Any) -> Any:
+        token = OUTPUT_FILE.set(output)
+        try:
+            return callback(*args, **kwargs)
+        finally:
+            OUTPUT_FILE.reset(token)
+
+    extra = inspect.Parameter("output", inspect.Parameter.KEYWORD_ONLY, default=None,
+                              annotation=Annotated[Path | None, OUTPUT_OPTION])
+    params = [*signature.parameters.values(), extra]
+    wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    return wrapper
 
 
 def settings_of(ctx: typer.Context) -> Settings:
@@ -37,6 +73,17 @@ def settings_of(ctx: typer.Context) -> Settings:
 def open_read(ctx: typer.Context) -> duckdb.DuckDBPyConnection:
     """The warehouse, read-only (upgraded first if its schema is older than this code)."""
     return open_warehouse(settings_of(ctx).warehouse, read_only=True)
+
+
+@contextmanager
+def open_write(ctx: typer.Context) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The warehouse, writable, under the refresh lock: a write outside a refresh (a saved
+    scenario run, ...) waits for a running refresh (``refresh_lock_wait_s``) or is refused with
+    exit 75, instead of landing in a file the refresh's swap then replaces."""
+    settings = settings_of(ctx)
+    with RefreshLock(lock_path(settings.warehouse), settings.refresh_lock_wait_s), \
+            open_warehouse(settings.warehouse) as con:
+        yield con
 
 
 def _jsonable(value: Any) -> Any:
@@ -51,13 +98,38 @@ def records(frame: pl.DataFrame | Sequence[dict]) -> list[dict]:
 
 
 def emit(data: pl.DataFrame | Sequence[dict], fmt: OutputFormat, title: str | None = None) -> None:
-    """Print rows as a rich table, a JSON array of objects, or CSV."""
+    """Print rows as a rich table, a JSON array of objects, or CSV; or write them to --output
+    (parquet and xlsx carry each column's unit and the sources; see cli/_output.py)."""
+    from chokehold.cli import _output
+
+    target = OUTPUT_FILE.get()
+    if fmt in (OutputFormat.parquet, OutputFormat.xlsx):
+        if target is None:
+            raise ChokeholdError(f"--format {fmt.value} writes a file: add --output FILE")
+        if not target.parent.is_dir():
+            raise ChokeholdError(f"--output {target}: folder {target.parent} does not exist")
     rows = records(data)
+    columns = list(data.columns) if isinstance(data, pl.DataFrame) else (
+        list(rows[0]) if rows else [])
+    if fmt is OutputFormat.parquet:
+        frame = data if isinstance(data, pl.DataFrame) else pl.DataFrame(list(data))
+        _output.write_parquet(frame, target, title)
+    elif fmt is OutputFormat.xlsx:
+        _output.write_xlsx(columns, rows, target, title)
+    elif target is not None:
+        with open(target, "w", encoding="utf-8") as out, redirect_stdout(out):
+            _print(rows, columns, fmt, title)
+    else:
+        _print(rows, columns, fmt, title)
+        return
+    Console(stderr=True).print(f"wrote {len(rows)} rows to {target}", highlight=False,
+                               soft_wrap=True, markup=False)
+
+
+def _print(rows: list[dict], columns: list[str], fmt: OutputFormat, title: str | None) -> None:
     if fmt is OutputFormat.json:
         sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2, default=str) + "\n")
         return
-    columns = list(data.columns) if isinstance(data, pl.DataFrame) else (
-        list(rows[0]) if rows else [])
     if fmt is OutputFormat.csv:
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
@@ -67,19 +139,6 @@ def emit(data: pl.DataFrame | Sequence[dict], fmt: OutputFormat, title: str | No
                              for k, v in row.items()})
         sys.stdout.write(buffer.getvalue())
         return
-    table = Table(title=title, show_lines=False)
-    for col in columns:
-        table.add_column(col, overflow="fold")
-    for row in rows:
-        table.add_row(*(_cell(row.get(c)) for c in columns))
-    Console().print(table)
+    from chokehold.cli._output import print_table
 
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:,.4g}" if abs(value) < 1 else f"{value:,.2f}"
-    if isinstance(value, list):
-        return ", ".join(map(str, value))
-    return str(value)
+    print_table(columns, rows, title, console=Console(file=sys.stdout))

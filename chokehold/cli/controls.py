@@ -9,6 +9,7 @@ import typer
 import yaml
 from rich.console import Console
 
+from chokehold.cli._output import note_empty
 from chokehold.cli._shared import FORMAT_OPTION, OutputFormat, emit, records, settings_of
 from chokehold.commodities import load_commodities, require_commodity
 from chokehold.controls import (
@@ -48,6 +49,12 @@ def list_controls(
         require_commodity(commodities, commodity)
     iso3 = resolve_iso3(destination, set(reference_countries()["iso3"])) if destination else None
     chosen = select_measures(registry, as_of=day, destination=iso3, commodity=commodity)
+    if not chosen:
+        first = min((m.announced for m in registry.values()), default=None)
+        note_empty(f"no measure in the registry ({settings_of(ctx).controls_dir}) was announced "
+                   f"by {day}{' for ' + iso3 if iso3 else ''}"
+                   f"{' covering ' + commodity if commodity else ''}"
+                   + (f"; the earliest was announced {first}" if first else ""))
     emit([summary_row(m, day) for m in chosen], fmt, title=f"Export controls as of {day}")
 
 

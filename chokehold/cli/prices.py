@@ -9,6 +9,7 @@ import typer
 
 from chokehold.analysis.defaults import EVENT_WINDOW
 from chokehold.analysis.price_gap import DEFAULT_MAX_CARRY_DAYS
+from chokehold.cli._output import note_empty
 from chokehold.cli._shared import FORMAT_OPTION, OutputFormat, emit, open_read, settings_of
 from chokehold.commodities import load_commodities
 from chokehold.config import Settings
@@ -71,6 +72,13 @@ def gap(ctx: typer.Context,
     _check_commodity(settings, commodity)
     with open_read(ctx) as con:
         rows = price_gap(con, commodity, max_carry_days)
+        if rows.height == 0:
+            series = read_query(con, "SELECT market, count(*) AS n FROM prices WHERE commodity = ? "
+                                "GROUP BY market ORDER BY market", [commodity])
+            have = ", ".join(f"{m} ({n} observations)" for m, n in series.iter_rows()) or "none"
+            note_empty(f"no {commodity} price gap: it needs an overseas and a China-domestic "
+                       f"series; the warehouse has {have} (load price files with "
+                       "`chokehold refresh --source prices`; see `chokehold prices list`)")
     if complete_only:
         rows = rows.filter(pl.col("gap_usd_t").is_not_null())
     if fmt is OutputFormat.table:

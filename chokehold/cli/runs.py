@@ -27,6 +27,24 @@ vintages_app = typer.Typer(help="Published vintages (Parquet snapshots of the an
                            no_args_is_help=True)
 
 
+def check_warehouse_folder(warehouse: Path) -> None:
+    """Refuse, before any request, a warehouse whose folder is missing or not writable (the
+    refresh writes its new copy, lock and log beside it)."""
+    folder = warehouse.parent
+    if not folder.is_dir():
+        raise ChokeholdError(f"warehouse folder {folder} does not exist (or is not a folder); "
+                             "create it, or choose another with --warehouse or CHOKEHOLD_WAREHOUSE")
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise ChokeholdError(f"warehouse folder {folder} is not writable ({exc.strerror}); the "
+                             "refresh writes its new copy beside the warehouse: choose another "
+                             "folder with --warehouse or CHOKEHOLD_WAREHOUSE") from None
+
+
 def refresh(
     ctx: typer.Context,
     offline: Annotated[bool, typer.Option(
@@ -67,9 +85,14 @@ def refresh(
     nothing published), 75 another refresh is running.
     """
     settings = settings_of(ctx)
+    check_warehouse_folder(settings.warehouse)
     given = {"path": path, "reporters": reporters, "partners": partners, "hs": hs,
              "years": years, "freq": freq}
     options = {k: v for k, v in given.items() if v}
+    if years:  # a bad range is refused here, before any source sends a request
+        from chokehold.pipelines.comtrade import parse_years
+
+        parse_years(years)
     if offline and source:
         unknown = [s for s in source if s not in OFFLINE_SOURCES]
         if unknown:

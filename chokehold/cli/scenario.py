@@ -22,13 +22,21 @@ from chokehold.analysis.scenarios.backtest import backtest
 from chokehold.analysis.scenarios.exposure import exposure_matrix, modelled, run_one
 from chokehold.analysis.scenarios.flags import THIN_TRADE_USD
 from chokehold.analysis.scenarios.spec import load_scenario, scenario_names, schema_json
-from chokehold.cli._shared import FORMAT_OPTION, OutputFormat, emit, open_read, records, settings_of
+from chokehold.cli._shared import (
+    FORMAT_OPTION,
+    OutputFormat,
+    emit,
+    open_read,
+    open_write,
+    records,
+    settings_of,
+)
 from chokehold.commodities import Commodity, load_commodities, require_commodity
 from chokehold.config import Settings
 from chokehold.controls import load_registry, require_measure
 from chokehold.countries import resolve_iso3
 from chokehold.errors import ChokeholdError
-from chokehold.warehouse import open_warehouse, read_query
+from chokehold.warehouse import read_query
 
 scenario_app = typer.Typer(help="Exposure scenarios: Monte Carlo shortfall and price paths under "
                            "each control (scenarios in data/scenarios/).", no_args_is_help=True)
@@ -114,7 +122,7 @@ def run_scenario(
                      seed=seed, published=published, extra_flags=extra)
     run_id = None
     if save:
-        with open_warehouse(settings.warehouse) as con:
+        with open_write(ctx) as con:
             run_id = store.save_run(con, result, control=measure.id, importer=iso3,
                                     commodity=good.id, scenario=scenario,
                                     horizon=spec.horizon())
@@ -174,6 +182,11 @@ def matrix(
     commodities = load_commodities(settings.commodities_file)
     registry = load_registry(settings.controls_dir, commodities)
     chosen = [m for m in registry.values() if modelled(m) and m.status_on(day) == "in_force"]
+    if not chosen:
+        in_force = sorted(m.effective or m.announced for m in registry.values() if modelled(m))
+        raise ChokeholdError(f"no modelled measure is in force on {day}, so the matrix would be "
+                             "empty" + (f"; the first takes effect {in_force[0]}" if in_force
+                                        else ""))
     with open_read(ctx) as con:
         known = store.known_countries(con)
         iso3s = list(dict.fromkeys(resolve_iso3(c, known) for c in importers.split(",")
@@ -190,7 +203,7 @@ def matrix(
                                 as_of=day, draws=draws, seed=seed, published=published,
                                 extra_flags=extra)
     if save:
-        with open_warehouse(settings.warehouse) as con:
+        with open_write(ctx) as con:
             store.save_matrix(con, frame, scenario=scenario, as_of=day, draws=draws, seed=seed)
     emit(frame, fmt, title=f"Exposure matrix, measures in force on {day} ({scenario}; "
          f"{cut.line()})")
@@ -329,8 +342,9 @@ def deminimis_command(
     if fmt is OutputFormat.csv:
         emit(result["elements"], fmt)
         return
-    emit([{"figure": k, "value": v} for k, v in result.items()
-          if not isinstance(v, (list, dict))], fmt, title=f"De-minimis under {control} on {day}")
+    emit([{"figure": k, "value": "unknown" if v is None and k == "licence_needed" else v}
+          for k, v in result.items() if not isinstance(v, (list, dict))], fmt,
+         title=f"De-minimis under {control} on {day}")
     emit(result["elements"], fmt, title="Content by element (counted: listed element of "
          f"{result['origin']} origin)")
 

@@ -14,6 +14,7 @@ from chokehold.analysis.defaults import REROUTE_THIRD_COUNTRIES, SUPPLIER
 from chokehold.cli._shared import FORMAT_OPTION, OutputFormat, emit, open_read, settings_of
 from chokehold.commodities import load_commodities, require_commodity
 from chokehold.controls import load_registry, require_measure
+from chokehold.countries import reference_countries, resolve_iso3
 from chokehold.coverage import require_lines
 from chokehold.errors import ChokeholdError, UnknownValueError
 
@@ -38,7 +39,7 @@ class Source(str, Enum):
     japan_customs = "japan_customs"
 
 
-IMPORTER = typer.Option("--importer", "-i", help="Importing country, ISO3 (e.g. JPN).")
+IMPORTER = typer.Option("--importer", "-i", help="Importing country: ISO3, ISO2 or name (JPN, Japan).")
 COMMODITY = typer.Option("--commodity", "-c", help="Commodity group id (data/commodities.yaml).")
 SOURCE = typer.Option("--source", help="Trade source.")
 REVISION = typer.Option("--revision", help="HS revision (needed when a period has several).")
@@ -61,10 +62,11 @@ def _importer(con: duckdb.DuckDBPyConnection, importer: str, source: str, flow: 
         how = LOAD_EXAMPLE.get(source, "--path FILE")
         raise ChokeholdError(f"the warehouse holds no {source} {flow}s; load them first, e.g. "
                              f"`chokehold refresh --source {source} {how}`")
-    if importer.upper() not in known:
+    try:
+        return resolve_iso3(importer, known)  # ISO3, ISO2 or a name ("Japan")
+    except UnknownValueError:
         raise UnknownValueError(f"{'importer' if flow == 'import' else 'reporter'} "
-                                f"(in {source} {flow}s)", importer, known)
-    return importer.upper()
+                                f"(in {source} {flow}s)", importer, known) from None
 
 
 def _commodity_flows(ctx: typer.Context, con: duckdb.DuckDBPyConnection, commodity: str,
@@ -110,11 +112,15 @@ def _year_range(text: str) -> list[int]:
     try:
         if "-" in text:
             first, last = (int(p) for p in text.split("-", 1))
-            return list(range(first, last + 1))
-        return [int(p) for p in text.split(",")]
+            years = list(range(first, last + 1))
+        else:
+            years = [int(p) for p in text.split(",")]
     except ValueError:
-        raise ChokeholdError(f"--years {text!r}: give a range like 2019-2023 or a list like "
-                             "2019,2021") from None
+        years = []
+    if not years:
+        raise ChokeholdError(f"--years {text!r}: give a range like 2019-2023 (first year first) "
+                             "or a list like 2019,2021")
+    return years
 
 
 class Engine(str, Enum):
@@ -128,7 +134,8 @@ def screen(
     years: Annotated[str | None, typer.Option(
         help="Several years, e.g. 2019-2023 (each in its own revision; with --engine spark, "
         "all in one job).")] = None,
-    top: Annotated[int, typer.Option(help="Rows to show per year (largest imports first).")] = 50,
+    top: Annotated[int, typer.Option(min=1,
+                                     help="Rows to show per year (largest imports first).")] = 50,
     source: Annotated[str, typer.Option(help="Source of bilateral trade.")] = "baci",
     revision: Annotated[str | None, REVISION] = None,
     importer: Annotated[str | None, typer.Option(help="Only this importer (ISO3).")] = None,
@@ -225,14 +232,17 @@ def reroute(
     commodities = load_commodities(settings.commodities_file)
     measure = require_measure(load_registry(settings.controls_dir, commodities), control)
     start = measure.effective or measure.announced
+    countries = set(reference_countries()["iso3"])
+    supplier = resolve_iso3(supplier, countries)
     with open_read(ctx) as con:
         iso3 = _importer(con, importer, source.value)
         flows = _commodity_flows(ctx, con, commodity, None, source=source.value, reporter=iso3)
         ex = _commodity_flows(ctx, con, commodity, None, source=source.value,
-                              reporter=supplier.upper(), flow="export")
+                              reporter=supplier, flow="export")
     monthly = dependence.import_shares(flows, "value", "monthly")
-    table = dependence.reroute_signal(monthly, start, supplier.upper(),
-                                      tuple(t.strip().upper() for t in third.split(",")),
+    table = dependence.reroute_signal(monthly, start, supplier,
+                                      tuple(resolve_iso3(t, countries) for t in third.split(",")
+                                            if t.strip()),
                                       months, ex if ex.height else None)
     emit(table, fmt, title=f"{iso3} {commodity}: shares {months} months around {start} "
                            f"({measure.id})")
@@ -249,6 +259,10 @@ def reliance(
         if table.height == 0:
             known = [r[0] for r in con.execute(
                 "SELECT DISTINCT commodity FROM usgs_salient").fetchall()]
+            if not known:
+                raise ChokeholdError("the warehouse holds no USGS data (usgs_salient is empty); "
+                                     "load a Mineral Commodity Summaries file with "
+                                     "`chokehold refresh --source usgs --path FILE`")
             raise UnknownValueError("commodity (in usgs_salient; load USGS with "
                                     "`chokehold refresh --source usgs --path FILE`)",
                                     commodity, known)

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import polars as pl
 
-from chokehold.controls import Measure
 from chokehold.countries import reference_countries, resolve_iso3
 from chokehold.errors import DataError, UnknownValueError, fail_where
 from chokehold.pipelines._common import read_csv_strict
+from chokehold.registry import Measure
 
 REQUIRED = {"component": pl.String, "value": pl.Float64, "currency": pl.String,
             "country_of_origin": pl.String}

@@ -27,7 +27,7 @@ import numpy as np
 import polars as pl
 import statsmodels.api as sm
 
-from chokehold.controls import Measure
+from chokehold.registry import Measure
 
 WindowUnit = Literal["days", "months", "trading_days"]
 METRICS = {"gap": "gap_usd_t", "ratio": "ratio"}

@@ -29,10 +29,10 @@ from chokehold.analysis.scenarios.model import run, sample, simulate, simulate_r
 from chokehold.analysis.scenarios.spec import load_scenario
 from chokehold.commodities import load_commodities
 from chokehold.config import load_settings
-from chokehold.controls import load_registry
 from chokehold.errors import ChokeholdError
 from chokehold.pipelines import OFFLINE_SOURCES
 from chokehold.pipelines.refresh import run_sources
+from chokehold.registry import load_registry
 from chokehold.warehouse import open_warehouse
 
 IMPORTERS = ["JPN", "USA", "KOR", "DEU", "FRA", "GBR", "ITA", "IND", "TWN", "VNM"]

@@ -250,8 +250,8 @@ class Warehouse:
         from chokehold.analysis.scenarios.exposure import run_one
         from chokehold.analysis.scenarios.spec import load_scenario
         from chokehold.commodities import require_commodity
-        from chokehold.controls import load_registry, require_measure
         from chokehold.countries import resolve_iso3
+        from chokehold.registry import load_registry, require_measure
 
         commodities = self._commodities()
         spec = load_scenario(self.settings.data_dir / "scenarios", scenario, sets or [])
@@ -326,8 +326,8 @@ def controls(as_of: date | str | None = None, *, destination: str | None = None,
              commodity: str | None = None, settings: Settings | None = None) -> pl.DataFrame:
     """The export-control registry on a date (reads data/controls/, not the warehouse)."""
     from chokehold.commodities import load_commodities, require_commodity
-    from chokehold.controls import load_registry, select_measures, summary_row
     from chokehold.countries import reference_countries, resolve_iso3
+    from chokehold.registry import load_registry, select_measures, summary_row
 
     settings = settings or load_settings()
     try:

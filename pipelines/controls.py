@@ -8,8 +8,8 @@ import duckdb
 
 from chokehold.commodities import load_commodities
 from chokehold.config import Settings
-from chokehold.controls import load_registry, registry_frames
 from chokehold.pipelines._common import files_fingerprint
+from chokehold.registry import load_registry, registry_frames
 from chokehold.warehouse import LoadResult, load_frame
 
 SOURCE_ID = "chokehold_registry"

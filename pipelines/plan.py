@@ -13,7 +13,7 @@ entries (under ``raw_dir``; globs allowed). A source's dependencies (``DEPENDS_O
 country reference for Comtrade) are run first when the warehouse does not hold them yet.
 
 ``code_fingerprint`` checksums the code a source runs: its module, every ``chokehold`` module
-it imports (transitively) and the table specs, so editing ``chokehold/controls.py`` re-runs
+it imports (transitively) and the table specs, so editing ``chokehold/registry.py`` re-runs
 the controls source and editing the BACI connector re-runs BACI only.
 """
 

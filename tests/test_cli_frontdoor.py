@@ -50,7 +50,7 @@ def test_version_and_short_help(capsys) -> None:
 
 @pytest.mark.parametrize(("toml", "env", "expected"), [
     ('warehouse = "x\n', {}, "not valid TOML"),
-    ('wharehouse = "x.duckdb"\n', {}, "unknown key 'wharehouse'; valid keys: comtrade_api_key"),
+    ('wharehouse = "x.duckdb"\n', {}, "unknown key 'wharehouse'; valid keys: baci_base_url, comtrade_api_key"),
     ("http_max_retries = -1\n", {}, "key 'http_max_retries': Input should be greater than"),
     ("", {"CHOKEHOLD_HTTP_TIMEOUT_S": "abc"}, "environment variable CHOKEHOLD_HTTP_TIMEOUT_S"),
 ])
@@ -264,7 +264,7 @@ def test_tables_fit_80_columns_without_splitting_numbers(capsys, built_warehouse
     result = run_cli(capsys, "-w", str(built_warehouse), "summary")
     assert result.exit_code == 0
     assert max(len(line) for line in result.stdout.splitlines()) <= 80
-    assert "│ 2010 │       79.6% │" in result.stdout  # a share as %, the year unseparated
+    assert "│ 2010 │     79.6% │" in result.stdout  # a share as %, the year unseparated
     wide = run_cli(capsys, "-w", str(built_warehouse), "sql",
                    "SELECT * FROM trade_flows WHERE reporter_iso3 = 'JPN' LIMIT 2")
     assert "one record per block; use --format csv" in wide.stdout

@@ -14,8 +14,8 @@ from chokehold.analysis.deminimis import deminimis, read_bom
 from chokehold.cli import app
 from chokehold.commodities import load_commodities
 from chokehold.config import PROJECT_ROOT
-from chokehold.controls import load_registry
 from chokehold.errors import DataError, UnknownValueError
+from chokehold.registry import load_registry
 
 MEASURE = load_registry(PROJECT_ROOT / "data" / "controls",
                         load_commodities(PROJECT_ROOT / "data" / "commodities.yaml")

@@ -16,7 +16,7 @@ from chokehold.analysis.events import event_dates, event_study, hac_change, newe
 from chokehold.cli import app
 from chokehold.commodities import load_commodities
 from chokehold.config import PROJECT_ROOT
-from chokehold.controls import load_registry, select_measures
+from chokehold.registry import load_registry, select_measures
 
 STEP_DAY = date(2024, 9, 15)
 

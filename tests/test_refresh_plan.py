@@ -39,7 +39,7 @@ def loopback(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
 
 @pytest.mark.parametrize(("flag", "value", "message"), [
     ("--hs", "TOTAL", "comtrade.hs: TOTAL: HS codes have six digits"),
-    ("--years", "abc", "comtrade.years: 'abc': use YYYY, YYYY-YYYY"),
+    ("--years", "abc", "'abc': use YYYY, YYYY-YYYY"),
     ("--reporters", "JPX", "comtrade.reporters: unknown country 'JPX'"),
 ])
 def test_comtrade_usage_errors_exit_2_before_anything_runs(capsys, tmp_path: Path, flag: str,
@@ -110,10 +110,10 @@ def test_code_fingerprint_covers_the_modules_a_source_imports() -> None:
     reference = {p.relative_to(PROJECT_ROOT).as_posix()
                  for p in plan.code_files("chokehold.pipelines.reference")}
     fx = {p.relative_to(PROJECT_ROOT).as_posix() for p in plan.code_files("chokehold.pipelines.fx")}
-    assert {"pipelines/controls.py", "chokehold/controls.py", "chokehold/warehouse/db.py"} \
+    assert {"pipelines/controls.py", "chokehold/registry.py", "chokehold/warehouse/db.py"} \
         <= controls
     assert "chokehold/commodities.py" in reference and "chokehold/countries.py" in reference
-    assert "chokehold/controls.py" not in fx and "pipelines/comtrade.py" not in fx
+    assert "chokehold/registry.py" not in fx and "pipelines/comtrade.py" not in fx
 
 
 def test_fingerprint_changes_with_own_code_and_own_options_only(settings, monkeypatch) -> None:

@@ -12,8 +12,8 @@ import yaml
 
 from chokehold.commodities import load_commodities
 from chokehold.config import PROJECT_ROOT
-from chokehold.controls import load_registry
 from chokehold.errors import DataError
+from chokehold.registry import load_registry
 from tests.helpers import run_cli
 
 DATA = PROJECT_ROOT / "data"

@@ -23,7 +23,7 @@ from chokehold.analysis.scenarios import store
 from chokehold.analysis.scenarios.exposure import run_one
 from chokehold.analysis.scenarios.spec import load_scenario
 from chokehold.commodities import load_commodities
-from chokehold.controls import load_registry, select_measures
+from chokehold.registry import load_registry, select_measures
 from chokehold.render.engine import Job, Renderer
 from chokehold.warehouse import open_warehouse
 

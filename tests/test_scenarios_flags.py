@@ -25,7 +25,7 @@ from chokehold.analysis.scenarios.spec import load_scenario
 from chokehold.cli import app
 from chokehold.commodities import load_commodities
 from chokehold.config import PROJECT_ROOT
-from chokehold.controls import load_registry
+from chokehold.registry import load_registry
 from chokehold.warehouse import open_warehouse
 
 SPEC = load_scenario(PROJECT_ROOT / "data" / "scenarios", "base")

@@ -32,7 +32,7 @@ from chokehold.analysis.scenarios.spec import (
 )
 from chokehold.commodities import load_commodities
 from chokehold.config import PROJECT_ROOT
-from chokehold.controls import load_registry
+from chokehold.registry import load_registry
 
 FOLDER = PROJECT_ROOT / "data" / "scenarios"
 SPEC = load_scenario(FOLDER, "base")

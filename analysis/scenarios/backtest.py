@@ -33,8 +33,8 @@ from chokehold.analysis.scenarios.inputs import with_content
 from chokehold.analysis.scenarios.model import sample, simulate
 from chokehold.analysis.scenarios.spec import ScenarioSpec
 from chokehold.commodities import Commodity
-from chokehold.controls import Measure
 from chokehold.errors import ChokeholdError
+from chokehold.registry import Measure
 
 SCHEMA = {
     "control_id": pl.String, "effective": pl.Date, "commodity": pl.String,

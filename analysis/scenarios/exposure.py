@@ -22,8 +22,8 @@ from chokehold.analysis.scenarios.spec import (
     resolve,
 )
 from chokehold.commodities import Commodity
-from chokehold.controls import Measure
 from chokehold.errors import ChokeholdError, UnknownValueError
+from chokehold.registry import Measure
 
 
 def modelled(measure: Measure) -> bool:

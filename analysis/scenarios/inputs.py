@@ -16,7 +16,7 @@ import polars as pl
 from chokehold.analysis.scenarios.flags import CREDIBLE_NET_SHARE, THIN_TRADE_USD
 from chokehold.analysis.scenarios.spec import DataValue
 from chokehold.commodities import Commodity
-from chokehold.controls import Measure
+from chokehold.registry import Measure
 
 BACI = "CEPII BACI HS92 (warehouse trade_flows)"
 WMD = "World Mining Data (warehouse production)"

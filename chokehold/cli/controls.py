@@ -12,14 +12,14 @@ from rich.console import Console
 from chokehold.cli._output import note_empty
 from chokehold.cli._shared import FORMAT_OPTION, OutputFormat, emit, records, settings_of
 from chokehold.commodities import load_commodities, require_commodity
-from chokehold.controls import (
+from chokehold.countries import reference_countries, resolve_iso3
+from chokehold.registry import (
     LICENCE_LEVELS,
     load_registry,
     require_measure,
     select_measures,
     summary_row,
 )
-from chokehold.countries import reference_countries, resolve_iso3
 
 controls_app = typer.Typer(help="The export-control registry (data/controls/).",
                            no_args_is_help=True)

@@ -13,8 +13,8 @@ from chokehold.cli._output import note_empty
 from chokehold.cli._shared import FORMAT_OPTION, OutputFormat, emit, open_read, settings_of
 from chokehold.commodities import load_commodities
 from chokehold.config import Settings
-from chokehold.controls import load_registry, select_measures
 from chokehold.errors import UnknownValueError
+from chokehold.registry import load_registry, select_measures
 from chokehold.warehouse import read_query
 
 prices_app = typer.Typer(help="Price series, the domestic-vs-overseas price gap, event studies.",

@@ -33,9 +33,9 @@ from chokehold.cli._shared import (
 )
 from chokehold.commodities import Commodity, load_commodities, require_commodity
 from chokehold.config import Settings
-from chokehold.controls import load_registry, require_measure
 from chokehold.countries import resolve_iso3
 from chokehold.errors import ChokeholdError
+from chokehold.registry import load_registry, require_measure
 from chokehold.warehouse import read_query
 
 scenario_app = typer.Typer(help="Exposure scenarios: Monte Carlo shortfall and price paths under "

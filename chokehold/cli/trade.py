@@ -13,10 +13,10 @@ from chokehold.analysis import dependence, read
 from chokehold.analysis.defaults import REROUTE_THIRD_COUNTRIES, SUPPLIER
 from chokehold.cli._shared import FORMAT_OPTION, OutputFormat, emit, open_read, settings_of
 from chokehold.commodities import load_commodities, require_commodity
-from chokehold.controls import load_registry, require_measure
 from chokehold.countries import reference_countries, resolve_iso3
 from chokehold.coverage import require_lines
 from chokehold.errors import ChokeholdError, UnknownValueError
+from chokehold.registry import load_registry, require_measure
 
 trade_app = typer.Typer(help="Import dependence: shares, concentration, screen, mirror, rerouting.",
                         no_args_is_help=True)

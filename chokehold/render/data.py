@@ -28,9 +28,9 @@ from chokehold.analysis.price_gap import DEFAULT_MAX_CARRY_DAYS
 from chokehold.analysis.price_gap import price_gap as gap_rows
 from chokehold.commodities import Commodity, load_commodities
 from chokehold.config import Settings, load_settings
-from chokehold.controls import Measure, load_registry, require_measure, select_measures
 from chokehold.errors import ChokeholdError
 from chokehold.provenance import code_revision
+from chokehold.registry import Measure, load_registry, require_measure, select_measures
 from chokehold.warehouse import first_row, open_warehouse, read_query
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Literal
 import polars as pl
 from IPython.display import Markdown, display
 
-from chokehold.controls import LICENCE_LEVELS, Measure
+from chokehold.registry import LICENCE_LEVELS, Measure
 from chokehold.render import data
 from chokehold.render.charts import Chart, Marker, Series, Table, reset_document
 

@@ -8,11 +8,9 @@ period's status, and after the last closed period it is ``unknown`` until the re
 from __future__ import annotations
 
 import hashlib
-import sys
-import types
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import polars as pl
 from pydantic import (
@@ -275,16 +273,3 @@ def registry_frames(registry: dict[str, Measure], folder: Path) -> dict[str, pl.
             "elements": list_str, "control_codes": list_str, "commodity": pl.String}),
     }
 
-
-class _CallableModule(types.ModuleType):
-    """``ck.controls(as_of=...)`` is the API's listing (chokehold.api.controls), while
-    ``chokehold.controls`` stays this module: the package attribute is this module once it is
-    imported, so the module itself answers the call."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> pl.DataFrame:
-        from chokehold.api import controls
-
-        return controls(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

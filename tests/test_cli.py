@@ -48,9 +48,9 @@ def test_summary_names_both_bases(capsys, monkeypatch, built_warehouse: Path) ->
     monkeypatch.setenv("COLUMNS", "220")
     result = run_cli(capsys, "--warehouse", str(built_warehouse), "summary")
     assert "by value, USD, and by tonnage" in result.stdout
-    assert "china_share_value" in result.stdout and "china_share_tonnage" in result.stdout
+    assert "china share value" in result.stdout and "china share tonnage" in result.stdout
     row = next(line for line in result.stdout.splitlines() if line.startswith("│ 2024 │"))
-    assert "0.3777" in row and "0.6613" in row and "15,969.39" in row
+    assert "37.8%" in row and "66.1%" in row and "15,969.39" in row
 
 
 def test_missing_warehouse_is_a_clear_error(capsys, tmp_path: Path) -> None:

@@ -156,6 +156,7 @@ def test_refresh_without_arguments_runs_every_planned_source(capsys, tmp_path: P
     (tmp_path / "refresh.yaml").write_text(yaml.safe_dump({"sources": planned}))
     monkeypatch.setenv("CHOKEHOLD_REFRESH_PLAN", str(tmp_path / "refresh.yaml"))
     warehouse = tmp_path / "wh" / "warehouse.duckdb"
+    warehouse.parent.mkdir()  # refresh refuses a missing warehouse folder
     result = run_cli(capsys, "-w", str(warehouse), "refresh")
     assert result.exit_code == 0, result.stderr
     with open_warehouse(warehouse, read_only=True) as con:

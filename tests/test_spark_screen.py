@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,10 +15,11 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 import pytest
+from conftest import copy_warehouse
 
 from chokehold.analysis import dependence
 from chokehold.errors import ChokeholdError
-from chokehold.warehouse import load_frame, open_warehouse
+from chokehold.warehouse import open_warehouse
 from tests.lake import publish, write_partition
 from tests.screen_oracle import SCREEN_SQL, spark_sql
 
@@ -147,24 +147,27 @@ def test_oracle_equals_kernel_on_duckdb(lake: tuple[Path, dict], countries: pa.T
 @pytest.fixture(scope="module")
 def loaded(built_warehouse: Path, lake: tuple[Path, dict],
            tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the offline warehouse with the sample's rows loaded into baci_flows."""
-    target = tmp_path_factory.mktemp("loaded") / "warehouse.duckdb"
-    shutil.copy(built_warehouse, target)
-    batches = pl.DataFrame({"batch": [901, 902, 903, 904], "hs_revision": [r for r, _ in PARTITIONS],
-                            "year": [y for _, y in PARTITIONS], "release": ["t"] * 4})
-    flows = pl.concat([pl.from_arrow(lake[1][part]).with_columns(pl.lit(901 + n).alias("batch"))
-                       for n, part in enumerate(PARTITIONS)])
+    """A copy of the offline warehouse (and its lake) with the sample's rows loaded as BACI
+    partitions, the way a BACI release is loaded."""
+    from chokehold.pipelines import baci
+
+    target = copy_warehouse(built_warehouse, tmp_path_factory.mktemp("loaded") / "warehouse.duckdb")
     with open_warehouse(target) as con:
-        load_frame(con, "baci_batches", batches, source_id="baci", vintage="t")
-        load_frame(con, "baci_flows", flows, source_id="baci", vintage="t")
+        for revision in sorted({r for r, _ in PARTITIONS}):
+            years = {}
+            for rev, year in PARTITIONS:
+                if rev == revision:
+                    name = f"sample_{rev}_{year}"
+                    con.register(name, lake[1][(rev, year)])
+                    years[year] = f"SELECT * FROM {name}"
+            baci.load_years(con, revision, "t", years, origin="test sample", sha256=None)
     return target
 
 
 def test_warehouse_global_screen_equals_oracle(loaded: Path, oracle: pl.DataFrame):
     """Today's warehouse path (global_screen) on the same rows loaded into baci_flows."""
     with open_warehouse(loaded, read_only=True) as con:
-        with pytest.raises(ChokeholdError, match="several HS revisions"):
-            dependence.global_screen(con, 2031)
+        assert dependence.screen_revision(con, 2031) == "HS17"  # the newest, never a sum
         screens = [dependence.global_screen(con, year, hs_revision=rev) for rev, year in PARTITIONS]
     assert_same_rows(pl.concat(screens), oracle)
 

@@ -86,6 +86,8 @@ def refresh(
     """
     settings = settings_of(ctx)
     check_warehouse_folder(settings.warehouse)
+    if path:  # --path is relative to the working directory (the plan's paths: to raw_dir)
+        path = [p if p.is_absolute() else Path.cwd() / p for p in path]
     given = {"path": path, "reporters": reporters, "partners": partners, "hs": hs,
              "years": years, "freq": freq}
     options = {k: v for k, v in given.items() if v}

@@ -50,7 +50,8 @@ def test_version_and_short_help(capsys) -> None:
 
 @pytest.mark.parametrize(("toml", "env", "expected"), [
     ('warehouse = "x\n', {}, "not valid TOML"),
-    ('wharehouse = "x.duckdb"\n', {}, "unknown key 'wharehouse'; valid keys: baci_base_url, comtrade_api_key"),
+    ('wharehouse = "x.duckdb"\n', {},
+     "unknown key 'wharehouse'; valid keys: baci_base_url, comtrade_api_key"),
     ("http_max_retries = -1\n", {}, "key 'http_max_retries': Input should be greater than"),
     ("", {"CHOKEHOLD_HTTP_TIMEOUT_S": "abc"}, "environment variable CHOKEHOLD_HTTP_TIMEOUT_S"),
 ])

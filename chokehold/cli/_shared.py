@@ -67,7 +67,12 @@ def with_output_option(callback: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def settings_of(ctx: typer.Context) -> Settings:
-    return ctx.find_root().obj
+    """The settings of the running command (loaded on first use: a bad chokehold.toml or
+    CHOKEHOLD_* variable is reported, exit 2, by the first command that needs them)."""
+    from chokehold.cli import LazySettings
+
+    obj = ctx.find_root().obj
+    return obj.get() if isinstance(obj, LazySettings) else obj
 
 
 def open_read(ctx: typer.Context) -> duckdb.DuckDBPyConnection:

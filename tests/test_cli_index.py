@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import pkgutil
 import subprocess
 import sys
+from pathlib import Path
 
 import typer
 import typer.main
@@ -55,3 +57,36 @@ def test_help_imports_no_command_module() -> None:
     assert "HEAVY []" in result.stderr, result.stderr
     for name in cli.COMMANDS:
         assert name in result.stdout
+
+
+def test_status_imports_neither_polars_nor_the_settings(built_warehouse: Path,
+                                                         tmp_path: Path) -> None:
+    """`chokehold status` with no config file or CHOKEHOLD_* variable loads no Polars and no
+    pydantic-settings (typer itself brings pydantic)."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.upper().startswith(("CHOKEHOLD_", "COMTRADE_"))}
+    code = ("import sys; from chokehold.cli import run; "
+            f"code = run(['-w', {str(built_warehouse)!r}, 'status']); "
+            "heavy = sorted({m.split('.')[0] for m in sys.modules} & "
+            "{'polars', 'numpy', 'pyarrow', 'pandas', 'pydantic_settings'}); "
+            "print('HEAVY', code, heavy, file=sys.stderr)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, cwd=tmp_path, env=env)
+    assert "HEAVY 0 []" in result.stderr, result.stderr
+    assert "Latest period per series" in result.stdout
+
+
+def test_default_warehouse_matches_the_settings(tmp_path: Path, monkeypatch) -> None:
+    from chokehold.config import load_settings
+
+    monkeypatch.chdir(tmp_path)
+    for key in list(os.environ):
+        if key.upper().startswith(("CHOKEHOLD_", "COMTRADE_")):
+            monkeypatch.delenv(key)
+    assert not cli._configured()
+    assert cli.LazySettings(warehouse=None).warehouse() == load_settings().warehouse
+    given = tmp_path / "w.duckdb"
+    assert cli.LazySettings(warehouse=given).warehouse() == load_settings(warehouse=given).warehouse
+    (tmp_path / "chokehold.toml").write_text('warehouse = "elsewhere.duckdb"\n')
+    assert cli._configured()
+    assert cli.LazySettings(warehouse=None).warehouse() == Path("elsewhere.duckdb")

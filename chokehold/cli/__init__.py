@@ -10,6 +10,7 @@ tests/test_cli_index.py fails when a module registers a command the index does n
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from difflib import get_close_matches
 from pathlib import Path
@@ -124,12 +125,31 @@ class LazySettings:
         self.overrides = overrides
         self._settings: Any = None
 
+    def warehouse(self) -> Path:
+        """The warehouse file. With no config file and no CHOKEHOLD_* or COMTRADE_* variable
+        the settings are the defaults (nothing to validate), so pydantic is not loaded for it."""
+        if self._settings is None and not _configured():
+            return Path(self.overrides.get("warehouse") or DEFAULT_WAREHOUSE)
+        return self.get().warehouse
+
     def get(self) -> Any:
         if self._settings is None:
             from chokehold.config import load_settings
 
             self._settings = load_settings(**self.overrides)
         return self._settings
+
+
+DEFAULT_WAREHOUSE = Path(__file__).resolve().parents[2] / "data" / "warehouse.duckdb"
+"""``Settings.warehouse``'s default (tests/test_cli_index.py checks they agree)."""
+
+
+def _configured() -> bool:
+    """Whether anything but the defaults could shape the settings: a chokehold.toml (or the
+    file CHOKEHOLD_CONFIG names) or a variable that pydantic-settings would read."""
+    if Path(os.environ.get("CHOKEHOLD_CONFIG", "chokehold.toml")).exists():
+        return True
+    return any(k.upper().startswith(("CHOKEHOLD_", "COMTRADE_")) for k in os.environ)
 
 
 def _version(value: bool) -> None:

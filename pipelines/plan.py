@@ -266,7 +266,8 @@ def _module_file(name: str) -> Path | None:
     return Path(found.origin) if found and found.origin and found.origin.endswith(".py") else None
 
 
-def _imports(path: Path, package: str) -> set[str]:
+@cache
+def _imports(path: Path, package: str) -> frozenset[str]:
     """The chokehold modules ``path`` imports (absolute and relative imports)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found: set[str] = set()
@@ -280,7 +281,7 @@ def _imports(path: Path, package: str) -> set[str]:
                                 + ([base] if base else []))
             found.add(base)
             found |= {f"{base}.{a.name}" for a in node.names}
-    return {m for m in found if m == "chokehold" or m.startswith("chokehold.")}
+    return frozenset(m for m in found if m == "chokehold" or m.startswith("chokehold."))
 
 
 @cache

@@ -21,8 +21,10 @@ def status(ctx: typer.Context,
     """Tables and row counts, latest period per source, vintages, and the last loads."""
     # Rows as dicts, not Polars frames: `chokehold status` answers without importing Polars.
     with open_read(ctx) as con:
-        counts = [{"table": name, "rows": con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]}
-                  for name in table_specs()]
+        counts = [{"table": name, "rows": rows} for _, name, rows in con.execute(
+            " UNION ALL ".join(f"SELECT {i}, '{name}', count(*) FROM {name}"
+                               for i, name in enumerate(table_specs())) + " ORDER BY 1"
+        ).fetchall()]
         latest = read_rows(con, "SELECT dataset, source, series AS detail, "
                                 f"CAST(latest AS VARCHAR) AS latest, rows FROM ({LATEST_PERIODS})")
         vintages = read_rows(con, "SELECT source_id, vintage, retrieved_at FROM vintages "

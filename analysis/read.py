@@ -20,6 +20,7 @@ from chokehold.analysis import summaries
 from chokehold.analysis.defaults import SUPPLIER, TRADE_SOURCE
 from chokehold.errors import ChokeholdError, UnknownValueError
 from chokehold.warehouse import first_row, read_query
+from chokehold.warehouse.db import LATEST_PERIODS
 
 
 @dataclass(frozen=True)
@@ -194,18 +195,6 @@ def usgs_salient(con: duckdb.DuckDBPyConnection, commodity: str, *,
                "value_raw, unit_note, vintage")
     return read_query(con, f"SELECT {columns} FROM usgs_salient WHERE commodity = ? AND "
                            f"{wanted} ORDER BY label, year", [commodity])
-
-
-LATEST_PERIODS = """
-    SELECT 'trade_flows' AS dataset, source, freq AS series, max(period) AS latest,
-           count(*) AS rows FROM trade_flows GROUP BY ALL
-    UNION ALL SELECT 'prices', source, series_id, max(date), count(*) FROM prices GROUP BY ALL
-    UNION ALL SELECT 'fx_rates', source, base || '/' || quote, max(date), count(*)
-    FROM fx_rates GROUP BY ALL
-    UNION ALL SELECT 'production', source, commodity, make_date(max(year), 1, 1), count(*)
-    FROM production GROUP BY ALL
-    ORDER BY 1, 2, 3"""
-"""The newest observation per dataset, source and series: the one 'latest period' query."""
 
 
 def latest_periods(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import importlib.util
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -266,11 +267,23 @@ def _module_file(name: str) -> Path | None:
     return Path(found.origin) if found and found.origin and found.origin.endswith(".py") else None
 
 
-def _imports(path: Path, package: str) -> set[str]:
+def _statements(nodes: list[ast.stmt]) -> Iterator[ast.AST]:
+    """Every statement in ``nodes``, nested ones included (function bodies, if/try/with/match
+    blocks): where an import can be, without walking every expression as ``ast.walk`` does."""
+    for node in nodes:
+        yield node
+        for name in ("body", "orelse", "finalbody", "handlers", "cases"):
+            children = getattr(node, name, None)
+            if isinstance(children, list):
+                yield from _statements(children)
+
+
+@cache
+def _imports(path: Path, package: str) -> frozenset[str]:
     """The chokehold modules ``path`` imports (absolute and relative imports)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found: set[str] = set()
-    for node in ast.walk(tree):
+    for node in _statements(tree.body):
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom):
@@ -280,7 +293,7 @@ def _imports(path: Path, package: str) -> set[str]:
                                 + ([base] if base else []))
             found.add(base)
             found |= {f"{base}.{a.name}" for a in node.names}
-    return {m for m in found if m == "chokehold" or m.startswith("chokehold.")}
+    return frozenset(m for m in found if m == "chokehold" or m.startswith("chokehold."))
 
 
 @cache

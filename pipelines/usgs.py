@@ -20,7 +20,6 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-import country_converter as coco
 import duckdb
 import polars as pl
 
@@ -60,6 +59,8 @@ def parse_values(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
 
 
 def _iso3(names: pl.Series) -> pl.Series:
+    import country_converter as coco  # (pandas, ~0.5 s: only when a USGS file is read)
+
     converter = coco.CountryConverter()
     fixed = {"Burma": "MMR", "Korea, North": "PRK", "Korea, Republic of": "KOR", "Turkey": "TUR"}
     return pl.Series([fixed.get(n) or _one(converter.convert(n, to="ISO3", not_found="?"))

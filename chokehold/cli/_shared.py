@@ -1,4 +1,6 @@
-"""What every command shares: settings from the context, warehouse access, output formats."""
+"""What every command shares: settings from the context, warehouse access, output formats.
+
+Light on purpose (no Polars, no pydantic at import): ``chokehold status`` starts with this."""
 
 from __future__ import annotations
 
@@ -14,17 +16,20 @@ from contextvars import ContextVar
 from datetime import date, datetime
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import duckdb
-import polars as pl
 import typer
 from rich.console import Console
 
-from chokehold.config import Settings
 from chokehold.errors import ChokeholdError
 from chokehold.warehouse import open_warehouse
 from chokehold.warehouse.staging import RefreshLock, lock_path
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from chokehold.config import Settings
 
 
 class OutputFormat(str, Enum):
@@ -67,12 +72,26 @@ def with_output_option(callback: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def settings_of(ctx: typer.Context) -> Settings:
-    return ctx.find_root().obj
+    """The settings of the running command (loaded on first use: a bad chokehold.toml or
+    CHOKEHOLD_* variable is reported, exit 2, by the first command that needs them)."""
+    from chokehold.cli import LazySettings
+
+    obj = ctx.find_root().obj
+    return obj.get() if isinstance(obj, LazySettings) else obj
+
+
+def warehouse_of(ctx: typer.Context) -> Path:
+    """The warehouse file of the running command (without loading all settings when only the
+    defaults and --warehouse apply)."""
+    from chokehold.cli import LazySettings
+
+    obj = ctx.find_root().obj
+    return obj.warehouse() if isinstance(obj, LazySettings) else obj.warehouse
 
 
 def open_read(ctx: typer.Context) -> duckdb.DuckDBPyConnection:
     """The warehouse, read-only (upgraded first if its schema is older than this code)."""
-    return open_warehouse(settings_of(ctx).warehouse, read_only=True)
+    return open_warehouse(warehouse_of(ctx), read_only=True)
 
 
 @contextmanager
@@ -92,8 +111,14 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _is_frame(data: Any) -> bool:
+    """Whether ``data`` is a Polars frame (Polars is not imported to find out)."""
+    pl = sys.modules.get("polars")
+    return pl is not None and isinstance(data, pl.DataFrame)
+
+
 def records(frame: pl.DataFrame | Sequence[dict]) -> list[dict]:
-    rows = frame.to_dicts() if isinstance(frame, pl.DataFrame) else list(frame)
+    rows = frame.to_dicts() if _is_frame(frame) else list(frame)
     return [{k: _jsonable(v) for k, v in row.items()} for row in rows]
 
 
@@ -109,10 +134,11 @@ def emit(data: pl.DataFrame | Sequence[dict], fmt: OutputFormat, title: str | No
         if not target.parent.is_dir():
             raise ChokeholdError(f"--output {target}: folder {target.parent} does not exist")
     rows = records(data)
-    columns = list(data.columns) if isinstance(data, pl.DataFrame) else (
-        list(rows[0]) if rows else [])
+    columns = list(data.columns) if _is_frame(data) else (list(rows[0]) if rows else [])
     if fmt is OutputFormat.parquet:
-        frame = data if isinstance(data, pl.DataFrame) else pl.DataFrame(list(data))
+        import polars as pl
+
+        frame = data if _is_frame(data) else pl.DataFrame(list(data))
         _output.write_parquet(frame, target, title)
     elif fmt is OutputFormat.xlsx:
         _output.write_xlsx(columns, rows, target, title)

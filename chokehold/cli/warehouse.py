@@ -5,15 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 import duckdb
-import polars as pl
 import typer
 from rich.console import Console
 
-from chokehold.analysis import read
-from chokehold.analysis.defaults import SUPPLIER
 from chokehold.cli._shared import FORMAT_OPTION, OutputFormat, emit, open_read
 from chokehold.errors import ChokeholdError
 from chokehold.warehouse import read_query, table_specs
+from chokehold.warehouse.db import LATEST_PERIODS, read_rows
 
 READ_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA"}
 
@@ -21,17 +19,19 @@ READ_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA"}
 def status(ctx: typer.Context,
            fmt: Annotated[OutputFormat, FORMAT_OPTION] = OutputFormat.table) -> None:
     """Tables and row counts, latest period per source, vintages, and the last loads."""
+    # Rows as dicts, not Polars frames: `chokehold status` answers without importing Polars.
     with open_read(ctx) as con:
-        counts = [{"table": name, "rows": con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]}
-                  for name in table_specs()]
-        latest = read.latest_periods(con).select(
-            "dataset", "source", pl.col("series").alias("detail"),
-            pl.col("latest").cast(pl.String), "rows")
-        vintages = read_query(con, "SELECT source_id, vintage, retrieved_at FROM vintages "
-                                   "ORDER BY retrieved_at DESC")
-        runs = read_query(con, "SELECT source_id, target_table, finished_at, rows_inserted, "
-                               "rows_updated, rows_unchanged, status FROM load_runs "
-                               "ORDER BY finished_at DESC LIMIT 12")
+        counts = [{"table": name, "rows": rows} for _, name, rows in con.execute(
+            " UNION ALL ".join(f"SELECT {i}, '{name}', count(*) FROM {name}"
+                               for i, name in enumerate(table_specs())) + " ORDER BY 1"
+        ).fetchall()]
+        latest = read_rows(con, "SELECT dataset, source, series AS detail, "
+                                f"CAST(latest AS VARCHAR) AS latest, rows FROM ({LATEST_PERIODS})")
+        vintages = read_rows(con, "SELECT source_id, vintage, retrieved_at FROM vintages "
+                                  "ORDER BY retrieved_at DESC")
+        runs = read_rows(con, "SELECT source_id, target_table, finished_at, rows_inserted, "
+                              "rows_updated, rows_unchanged, status FROM load_runs "
+                              "ORDER BY finished_at DESC LIMIT 12")
     if fmt is OutputFormat.table:
         emit(counts, fmt, title="Tables")
         emit(latest, fmt, title="Latest period per series")
@@ -73,6 +73,8 @@ def schema(fmt: Annotated[OutputFormat, FORMAT_OPTION] = OutputFormat.table) -> 
 
 def summary(ctx: typer.Context) -> None:
     """What `make demo` prints: China's share of Japan's rare-earth imports, latest prices."""
+    from chokehold.analysis import read
+    from chokehold.analysis.defaults import SUPPLIER
     from chokehold.analysis.shares import partner_shares, supplier_share
 
     with open_read(ctx) as con:

@@ -8,6 +8,7 @@ load revises or deletes are kept in ``revisions``.
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -15,16 +16,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import duckdb
-import polars as pl
 
 from chokehold.errors import DataError, WarehouseError
 from chokehold.warehouse import views
 from chokehold.warehouse.migrations import all_migrations
 from chokehold.warehouse.schema import TableSpec, spec, table_specs
 
-Frame = pl.DataFrame | duckdb.DuckDBPyRelation
+if TYPE_CHECKING:  # polars is imported where a frame is made, not to open the warehouse
+    import polars as pl
+
+Frame: TypeAlias = "pl.DataFrame | duckdb.DuckDBPyRelation"
 """What load_frame takes: a Polars frame, or a DuckDB relation on the same connection (bulk
 loads that never leave DuckDB)."""
 
@@ -121,6 +125,26 @@ def read_query(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = N
     return con.sql(sql, params=params).pl() if params else con.sql(sql).pl()
 
 
+def read_rows(con: duckdb.DuckDBPyConnection, sql: str,
+              params: list | None = None) -> list[dict[str, Any]]:
+    """Run a query and return its rows as dicts (no Polars: for quick listings)."""
+    cursor = con.execute(sql, params) if params else con.execute(sql)
+    columns = [d[0] for d in cursor.description]
+    return [dict(zip(columns, row)) for row in cursor.fetchall()]
+
+
+LATEST_PERIODS = """
+    SELECT 'trade_flows' AS dataset, source, freq AS series, max(period) AS latest,
+           count(*) AS rows FROM trade_flows GROUP BY ALL
+    UNION ALL SELECT 'prices', source, series_id, max(date), count(*) FROM prices GROUP BY ALL
+    UNION ALL SELECT 'fx_rates', source, base || '/' || quote, max(date), count(*)
+    FROM fx_rates GROUP BY ALL
+    UNION ALL SELECT 'production', source, commodity, make_date(max(year), 1, 1), count(*)
+    FROM production GROUP BY ALL
+    ORDER BY 1, 2, 3"""
+"""The newest observation per dataset, source and series: the one 'latest period' query."""
+
+
 @dataclass(frozen=True)
 class LoadResult:
     table: str
@@ -173,13 +197,19 @@ def _check_columns(table: TableSpec, columns: list[str], origin: str) -> None:
                         field=(missing or extra)[0])
 
 
+def _is_polars(frame: Any) -> bool:
+    """Whether ``frame`` is a Polars frame (without importing Polars when nothing did)."""
+    pl = sys.modules.get("polars")
+    return pl is not None and isinstance(frame, pl.DataFrame)
+
+
 @contextmanager
 def _incoming(con: duckdb.DuckDBPyConnection, frame: Frame,
               numbered: bool) -> Iterator[dict[str, str]]:
     """The frame as the relation ``_incoming`` (with ``_source_row`` if ``numbered``); yields
     its column types."""
     columns = list(frame.columns)
-    if isinstance(frame, pl.DataFrame):
+    if _is_polars(frame):
         if numbered and SOURCE_ROW not in columns:
             frame = frame.with_row_index(SOURCE_ROW, offset=1)
         con.register("_incoming", frame)
@@ -192,7 +222,7 @@ def _incoming(con: duckdb.DuckDBPyConnection, frame: Frame,
         yield {name: str(kind).upper() for name, kind in zip(probe.columns, probe.types)}
     finally:
         try:
-            if isinstance(frame, pl.DataFrame):
+            if _is_polars(frame):
                 con.unregister("_incoming")
             else:
                 con.execute("DROP VIEW IF EXISTS _incoming")

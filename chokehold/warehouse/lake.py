@@ -28,8 +28,6 @@ from typing import Any
 
 import duckdb
 
-from chokehold.pipelines._common import sha256_file
-
 FORMAT = "chokehold-lake/1"
 CURRENT = "_current.json"
 SNAPSHOTS = "_snapshots"
@@ -139,6 +137,8 @@ def seal(con: duckdb.DuckDBPyConnection, lake: Path, table: str, part: str, tmp:
     is its (rows, row digest) where the caller's checks already computed them."""
     rows, digest = counted or row_digest(con, read_sql(lake, tmp.relative_to(lake)))
     _fsync(tmp)
+    from chokehold.pipelines._common import sha256_file  # (imports polars: only on writes)
+
     sha = sha256_file(tmp)
     final = tmp.with_name(f"{sha}.parquet")
     os.replace(tmp, final)
@@ -320,4 +320,6 @@ def snapshot_table(con: duckdb.DuckDBPyConnection, lake: Path, name: str, rows: 
         _fsync(tmp)
         os.replace(tmp, target)
         _fsync(target.parent)
+    from chokehold.pipelines._common import sha256_file
+
     return {"path": rel, "sha256": sha256_file(target)}

@@ -95,6 +95,11 @@ def _parse(name: str, raw: dict) -> TableSpec:
                      lake=raw.get("storage") == "lake", part_of=raw.get("part_of"))
 
 
+_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader where PyYAML has it: the specs load ~10x faster (every command reads
+them, ``chokehold status`` among the first)."""
+
+
 @cache
 def table_specs() -> dict[str, TableSpec]:
     """Every table spec, from every YAML file under chokehold/warehouse/tables/."""
@@ -103,7 +108,8 @@ def table_specs() -> dict[str, TableSpec]:
     for entry in sorted(folder.iterdir(), key=lambda p: p.name):
         if not entry.name.endswith(".yaml"):
             continue
-        for name, raw in (yaml.safe_load(entry.read_text(encoding="utf-8")) or {}).items():
+        text = entry.read_text(encoding="utf-8")
+        for name, raw in (yaml.load(text, Loader=_FAST_LOADER) or {}).items():  # noqa: S506
             if name in specs:
                 raise ValueError(f"table {name} is specified twice ({entry.name})")
             specs[name] = _parse(name, raw)

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import duckdb
 
-from chokehold.pipelines.price_units import units_frame
 from chokehold.warehouse.schema import spec
 
 DESCRIPTION = "units table (data/units.yaml) behind price_units; price_observations.published_unit, scale"
 
 
 def apply(con: duckdb.DuckDBPyConnection) -> None:
+    from chokehold.pipelines.price_units import units_frame  # (Polars: only when it runs)
+
     con.execute(spec("units").ddl())
     if not con.execute("SELECT count(*) FROM units").fetchall()[0][0]:
         # Seeded so an upgraded warehouse converts prices before its next refresh reloads it.

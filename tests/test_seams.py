@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from chokehold import commodities, controls, vintages
+from chokehold import commodities, registry, vintages
 from chokehold.errors import DataError, fail_where
 from chokehold.pipelines import _runlog, comtrade, price_mapping
 from chokehold.provenance import REDACTED, code_revision
@@ -28,8 +28,8 @@ def test_fail_where_names_the_first_bad_row() -> None:
 
 
 def test_one_strict_base_for_project_models() -> None:
-    for model in (commodities.Commodity, commodities.ProductionSource, controls.Citation,
-                  controls.StatusPeriod, price_mapping.SourceSpec, comtrade.Options):
+    for model in (commodities.Commodity, commodities.ProductionSource, registry.Citation,
+                  registry.StatusPeriod, price_mapping.SourceSpec, comtrade.Options):
         assert issubclass(model, Strict), model
         assert model.model_config["extra"] == "forbid" and model.model_config["frozen"]
 

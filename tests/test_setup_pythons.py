@@ -34,6 +34,7 @@ def _run(args: list[str], **kwargs) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
+@pytest.mark.pythons
 @pytest.mark.parametrize("version", ["3.12", "3.13"])
 def test_make_setup_then_offline_refresh_on_newer_python(version: str, tmp_path: Path) -> None:
     python = _interpreter(version)

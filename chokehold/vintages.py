@@ -135,7 +135,7 @@ def write_snapshot(con: duckdb.DuckDBPyConnection, settings: Settings, *, run_id
                                                  digests[name]["hash"]))
     manifest = {
         "vintage_id": vintage_id, "run_id": run_id,
-        "published_at": published_at.isoformat(timespec="seconds") + "Z",
+        "published_at": published_at.isoformat(timespec="microseconds") + "Z",
         "content_hash": chash, "code_revision": code_revision(), **extra,
         "lake_dir": str(lake_dir), "tables": digests, "lake": files,
     }
@@ -214,6 +214,7 @@ def available(settings: Settings) -> list[dict[str, Any]]:
         return []
     manifests = [read_manifest(p) for p in settings.vintages_dir.iterdir()
                  if p.is_dir() and not p.name.startswith(TMP_PREFIX) and (p / MANIFEST).exists()]
+    # Microseconds: two refreshes within one second must not be ordered by their hash.
     return sorted(manifests, key=lambda m: (m["published_at"], m["vintage_id"]))
 
 

@@ -73,7 +73,8 @@ def _sql_text(value: str | Path) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def _fsync(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """Flush a file's (or a folder's entries') writes to disk, so a rename survives a crash."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -136,13 +137,13 @@ def seal(con: duckdb.DuckDBPyConnection, lake: Path, table: str, part: str, tmp:
     """Name a checked temporary file by its SHA-256 (durably) and describe it; ``counted``
     is its (rows, row digest) where the caller's checks already computed them."""
     rows, digest = counted or row_digest(con, read_sql(lake, tmp.relative_to(lake)))
-    _fsync(tmp)
+    fsync_path(tmp)
     from chokehold.pipelines._common import sha256_file  # (imports polars: only on writes)
 
     sha = sha256_file(tmp)
     final = tmp.with_name(f"{sha}.parquet")
     os.replace(tmp, final)
-    _fsync(final.parent)
+    fsync_path(final.parent)
     return PartFile(table, part, f"{part}/{final.name}", rows, sha, digest, release)
 
 
@@ -258,7 +259,7 @@ def write_json_atomic(path: Path, document: dict[str, Any]) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-    _fsync(path.parent)
+    fsync_path(path.parent)
 
 
 def write_current(warehouse: Path) -> Path | None:
@@ -317,9 +318,9 @@ def snapshot_table(con: duckdb.DuckDBPyConnection, lake: Path, name: str, rows: 
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f"{TMP_PREFIX}{uuid.uuid4().hex}.parquet")
         con.execute(f"COPY {name} TO {_sql_text(tmp)} (FORMAT parquet, COMPRESSION zstd)")
-        _fsync(tmp)
+        fsync_path(tmp)
         os.replace(tmp, target)
-        _fsync(target.parent)
+        fsync_path(target.parent)
     from chokehold.pipelines._common import sha256_file
 
     return {"path": rel, "sha256": sha256_file(target)}

@@ -30,6 +30,7 @@ import duckdb
 
 from chokehold.errors import ChokeholdError, WarehouseError
 from chokehold.warehouse.db import first_row
+from chokehold.warehouse.lake import fsync_path
 from chokehold.warehouse.schema import stored_tables
 
 LOCK_POLL_S = 0.1
@@ -138,14 +139,6 @@ def _write_holder(fd: int, holder: LockHolder) -> None:
     os.fsync(fd)
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def remove_staging(warehouse: Path) -> list[Path]:
     """Delete a staging copy (and its WAL) a crashed refresh left; call only under the lock."""
     removed = []
@@ -199,9 +192,9 @@ def publish(staging: Path, warehouse: Path) -> None:
     """Swap a closed, checkpointed staging database in for the live one, atomically and durably."""
     if wal_path(staging).exists():
         raise WarehouseError(f"{staging} still has a WAL: close its connection before publishing")
-    _fsync(staging)
+    fsync_path(staging)
     os.replace(staging, warehouse)
-    _fsync(warehouse.parent)
+    fsync_path(warehouse.parent)
 
 
 def integrity_problems(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -264,13 +264,8 @@ def _attach_views(con: duckdb.DuckDBPyConnection, folder: Path, schema: str = "m
         con.execute(views.baci_flows_view(sorted(
             (batches[(e["hs_revision"], e["year"])], lake_dir / e["path"])
             for e in entries.get("baci_flows", []) if (e["hs_revision"], e["year"]) in batches)))
-        reported = [str(lake_dir / e["path"]) for e in entries.get("reported_flows", [])]
-        columns = ", ".join(f'CAST(NULL AS {c.type}) AS "{c.name}"'
-                            for c in table_specs()["reported_flows"].columns)
-        con.execute("CREATE OR REPLACE VIEW reported_flows AS " + (
-            f"SELECT * FROM read_parquet([{', '.join(map(_text, reported))}], "
-            "hive_partitioning = false)" if reported
-            else f"SELECT {columns} WHERE FALSE"))
+        con.execute(views.lake_table_view(table_specs()["reported_flows"], [
+            lake_dir / e["path"] for e in entries.get("reported_flows", [])]))
         for sql in views.code_views():
             con.execute(sql)
     finally:

@@ -530,7 +530,6 @@ def _publish(con: duckdb.DuckDBPyConnection, staging: Path, settings: Settings,
              log: logging.Logger) -> RefreshOutcome:
     """Record the run in staging, snapshot a vintage if data changed, then swap staging in."""
     run_id = run["run_id"]
-    lake.publish_reported(con, lake.root(con))
     views.create_views(con)
     for o in outcomes:
         if o.status == "ok":

@@ -186,31 +186,62 @@ def test_a_small_refresh_shares_every_partition_and_reuses_its_digest(
                            ).fetchall() == [(1_264_888,)]
 
 
-def test_reported_flows_are_published_by_partition_and_kept_when_unchanged(
+def test_reported_flows_live_in_partitions_that_change_only_with_their_rows(
         warehouse_copy: Path) -> None:
+    """reported_flows: one file per source, frequency, reporter and year, merged by key; a
+    partition whose rows do not change keeps its file; revisions and deletions are kept."""
     from chokehold.warehouse import load_frame
     rows = pl.DataFrame({
-        "reporter_iso3": ["JPN", "JPN", "KOR"], "partner_iso3": ["CHN", "VNM", "CHN"],
-        "flow": "import", "period": [date(2024, 1, 1)] * 3, "freq": "M",
-        "hs_code": "280530", "hs_revision": "HS17", "value_usd": [1.0, 2.0, 3.0],
-        "qty": [None, 1.0, 2.0], "qty_unit": [None, "t", "t"], "source": "t", "vintage": "v1"})
+        "reporter_iso3": ["JPN", "JPN", "KOR", "JPN"], "partner_iso3": ["CHN", "VNM", "CHN", "CHN"],
+        "flow": "import", "period": [date(2024, 1, 1)] * 3 + [date(2023, 5, 1)], "freq": "M",
+        "hs_code": "280530", "hs_revision": "HS17", "value_usd": [1.0, 2.0, 3.0, 4.0],
+        "qty": [None, 1.0, 2.0, 3.0], "qty_unit": [None, "t", "t", "t"], "source": "t",
+        "vintage": "v1"})
     with open_warehouse(warehouse_copy) as con:
-        load_frame(con, "reported_flows", rows, source_id="t", vintage="v1")
         root = lake.root(con)
-        lake.publish_reported(con, root)
+        first_load = load_frame(con, "reported_flows", rows, source_id="t", vintage="v1")
         first = lake.catalog(con, "reported_flows")
-        lake.publish_reported(con, root)
+        again = load_frame(con, "reported_flows", rows, source_id="t", vintage="v2")
         assert lake.catalog(con, "reported_flows") == first
-        load_frame(con, "reported_flows", rows.with_columns(pl.col("value_usd") * 2),
-                   source_id="t", vintage="v1")
-        lake.publish_reported(con, root)
+        revised = load_frame(con, "reported_flows", rows.filter(pl.col("reporter_iso3") == "KOR")
+                             .with_columns(pl.col("value_usd") * 2, pl.lit("v2").alias("vintage")),
+                             source_id="t", vintage="v2")
         second = lake.catalog(con, "reported_flows")
         in_files = con.execute("SELECT sum(value_usd) FROM read_parquet(?)",
                                [[str(root / e.path) for e in second]]).fetchall()[0][0]
-    assert [e.part for e in first] == ["reported_flows/source=t/freq=M/reporter_iso3=JPN",
-                                       "reported_flows/source=t/freq=M/reporter_iso3=KOR"]
-    assert [e.rows for e in first] == [2, 1]
-    assert {e.path for e in second}.isdisjoint({e.path for e in first}) and in_files == 12.0
+        kept_vintages = dict(con.execute("SELECT reporter_iso3, list(DISTINCT vintage) "
+                                         "FROM trade_flows WHERE source = 't' GROUP BY 1"
+                                         ).fetchall())
+        revision = con.execute("SELECT column_name, old_value, new_value, old_vintage, "
+                               "new_vintage FROM revisions WHERE table_name = 'reported_flows'"
+                               ).fetchall()
+        trimmed = load_frame(con, "reported_flows", rows.head(1), source_id="t", vintage="v3",
+                             replace_scope="reporter_iso3 = 'JPN' AND year(period) = 2024")
+        third = lake.catalog(con, "reported_flows")
+        left = con.execute("SELECT partner_iso3, period FROM reported_flows "
+                           "WHERE reporter_iso3 = 'JPN' ORDER BY ALL").fetchall()
+        deleted = con.execute("SELECT row_key FROM revisions WHERE column_name = '*'").fetchall()
+        tables = con.execute("SELECT count(*) FROM duckdb_tables() "
+                             "WHERE table_name = 'reported_flows'").fetchall()
+        assert integrity_problems(con) == []
+    assert [e.part for e in first] == [
+        "reported_flows/source=t/freq=M/reporter_iso3=JPN/year=2023",
+        "reported_flows/source=t/freq=M/reporter_iso3=JPN/year=2024",
+        "reported_flows/source=t/freq=M/reporter_iso3=KOR/year=2024"]
+    assert [e.rows for e in first] == [1, 2, 1] and tables == [(0,)]
+    for entry in first:
+        assert entry.path == f"{entry.part}/{entry.sha256}.parquet"
+        assert sha(root / entry.path) == entry.sha256
+    assert (first_load.rows_inserted, again.rows_unchanged, revised.rows_updated) == (4, 4, 1)
+    assert [e.path for e in second][:2] == [e.path for e in first][:2]  # JPN files shared
+    assert second[2].path != first[2].path and in_files == 13.0
+    assert kept_vintages == {"JPN": ["v1"], "KOR": ["v2"]}  # unchanged rows keep their vintage
+    assert revision == [("value_usd", "3.0", "6.0", "v1", "v2")]
+    assert (trimmed.rows_deleted, trimmed.rows_unchanged) == (1, 1)
+    assert left == [("CHN", date(2023, 5, 1)), ("CHN", date(2024, 1, 1))]
+    assert [e.path for e in third] == [first[0].path, third[1].path, second[2].path]
+    assert third[1].path != first[1].path and third[1].rows == 1
+    assert len(deleted) == 1 and '"partner_iso3":"VNM"' in deleted[0][0]
 
 
 def test_diff_compares_only_the_changed_partitions(lakehouse, tmp_path: Path,

@@ -189,8 +189,10 @@ def test_an_old_single_trade_flows_table_is_split_without_losing_rows(tmp_path: 
         con.execute("INSERT INTO trade_flows BY NAME "
                     "SELECT * REPLACE (period::DATE AS period) FROM old")
         con.execute("DROP VIEW baci_flows")
+        con.execute("DROP VIEW reported_flows")
         con.execute("DELETE FROM schema_migrations WHERE id IN ('0006_trade_flows_key', "
-                    "'0007_trade_storage', '0008_baci_hs6_number', '0009_lake')")
+                    "'0007_trade_storage', '0008_baci_hs6_number', '0009_lake', "
+                    "'0014_reported_lake')")
     with open_warehouse(path) as con:
         kinds = dict(con.execute("SELECT table_name, table_type FROM information_schema.tables "
                                  "WHERE table_name = 'trade_flows'").fetchall())

@@ -354,14 +354,18 @@ def _load(con: duckdb.DuckDBPyConnection, load: Load, *, append: bool) -> LoadRe
     if table.view:
         parts = [t.name for t in table_specs().values() if t.part_of == table.name]
         raise WarehouseError(f"{table.name} is a view: load its tables ({', '.join(parts)})")
-    if table.lake:
+    if table.lake and not table.partition_by:
         raise WarehouseError(f"{table.name} is stored in the lake: its pipeline writes partition "
                              "files (chokehold.warehouse.lake), not load_frame")
     origin = str(load.origin or load.source_id)
     started = _now()
     load_id = uuid.uuid4().hex[:12]
     scope = load.replace_scope or "TRUE"
-    if append and first_row(con, f"SELECT count(*) FROM (SELECT 1 FROM {table.name} "
+    if table.lake:  # merged by key, partition by partition, into content-named files
+        from chokehold.warehouse import lake_tables
+
+        result = lake_tables.merge(con, table, load, origin, load_id)
+    elif append and first_row(con, f"SELECT count(*) FROM (SELECT 1 FROM {table.name} "
                                  f"WHERE {scope} LIMIT 1)")[0] == 0:
         result = _append(con, table, load, origin, scope)
     else:
@@ -447,8 +451,11 @@ def _merge(con: duckdb.DuckDBPyConnection, table: TableSpec, cols: str, join: st
 
 
 def _record_revisions(con: duckdb.DuckDBPyConnection, table: TableSpec, load_id: str,
-                      vintage: str | None, compared: list[str], deleted_where: str | None) -> None:
-    """Keep the old values of revised rows (one row per changed column) and of deleted rows."""
+                      vintage: str | None, compared: list[str], deleted_where: str | None,
+                      target: str | None = None) -> None:
+    """Keep the old values of revised rows (one row per changed column) and of deleted rows;
+    ``target`` holds the old rows (default: the table)."""
+    target = target or table.name
     key = "to_json(struct_pack({}))::VARCHAR".format(
         ", ".join(f'"{k}" := t."{k}"' for k in table.primary_key))
     has_vintage = "vintage" in table.column_names
@@ -462,7 +469,7 @@ def _record_revisions(con: duckdb.DuckDBPyConnection, table: TableSpec, load_id:
             f"INSERT INTO revisions (load_id, table_name, row_key, column_name, old_value, "
             f"new_value, old_vintage, new_vintage, recorded_at) "
             f"SELECT ?, ?, {key}, ?, CAST(t.\"{col}\" AS VARCHAR), CAST(s.\"{col}\" AS VARCHAR), "
-            f"{old_vintage}, {new_vintage}, ? FROM _classified s JOIN {table.name} t ON {join} "
+            f"{old_vintage}, {new_vintage}, ? FROM _classified s JOIN {target} t ON {join} "
             f"WHERE s._action = 'update' AND s.\"{col}\" IS DISTINCT FROM t.\"{col}\"",
             params)
     if deleted_where is not None:
@@ -471,7 +478,7 @@ def _record_revisions(con: duckdb.DuckDBPyConnection, table: TableSpec, load_id:
         con.execute(
             f"INSERT INTO revisions (load_id, table_name, row_key, column_name, old_value, "
             f"new_value, old_vintage, new_vintage, recorded_at) "
-            f"SELECT ?, ?, {key}, '*', {row}, NULL, {old_vintage}, ?, ? FROM {table.name} t "
+            f"SELECT ?, ?, {key}, '*', {row}, NULL, {old_vintage}, ?, ? FROM {target} t "
             f"WHERE {deleted_where}",
             [load_id, table.name, vintage, now])
 

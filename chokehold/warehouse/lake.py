@@ -3,7 +3,7 @@
 Layout under the lake root (``Settings.lake_dir``, default ``<warehouse dir>/lake``)::
 
     baci_flows/hs_revision=HS92/year=2022/<sha256>.parquet
-    reported_flows/source=comtrade/freq=M/reporter_iso3=JPN/<sha256>.parquet
+    reported_flows/source=comtrade/freq=M/reporter_iso3=JPN/year=2024/<sha256>.parquet
     _snapshots/<table>/<row digest>.parquet   small-table snapshots that vintages share
     _current.json                             the files that make each table now
 
@@ -34,12 +34,11 @@ SNAPSHOTS = "_snapshots"
 TMP_PREFIX = ".tmp-"
 LAKE_DIR_KEY = "lake_dir"
 TABLES = ("baci_flows", "reported_flows")
-"""Tables stored (baci_flows) or published (reported_flows) as lake partitions."""
+"""Tables stored as lake partitions (reported_flows merged by key: lake_tables.py)."""
 BACI_FILE_COLUMNS = ("exporter_code", "importer_code", "hs6", "value_usd", "qty")
 """A baci_flows partition's columns (SMALLINT, SMALLINT, INTEGER, DOUBLE, DOUBLE): signed
 types only, so Spark reads them; hs_revision and year are in the path."""
 BACI_KEY = ("importer_code", "exporter_code", "hs6")
-REPORTED_PARTITION = ("source", "freq", "reporter_iso3")
 
 
 @dataclass(frozen=True)
@@ -216,29 +215,6 @@ def record_revisions(con: duckdb.DuckDBPyConnection, load_id: str, table: str, o
                                old_vintage, new_vintage, recorded_at)
         SELECT ?, ?, {row_key('o')}, '*', {old_row}, NULL, ?, ?, ?
         FROM ({old_sql}) o ANTI JOIN ({new_sql}) n ON {on}""", [load_id, table, *vintages, now])
-
-
-def publish_reported(con: duckdb.DuckDBPyConnection, lake: Path) -> None:
-    """Write reported_flows to the lake, one file per source, frequency and reporter; a
-    partition whose rows did not change keeps its file."""
-    known = {e.part: e for e in catalog(con, "reported_flows")}
-    groups = con.execute(
-        "SELECT source, freq, reporter_iso3, count(*), coalesce(bit_xor(hash(t)), 0) "
-        "FROM reported_flows t GROUP BY ALL ORDER BY ALL").fetchall()
-    seen = set()
-    for source, freq, reporter, rows, digest in groups:
-        part = part_dir("reported_flows", source=source, freq=freq, reporter_iso3=reporter)
-        seen.add(part)
-        old = known.get(part)
-        if old is not None and old.rows == rows and old.digest == f"{int(digest):016x}":
-            continue
-        where = (f"source = {_sql_text(source)} AND freq = {_sql_text(freq)} "
-                 f"AND reporter_iso3 = {_sql_text(reporter)}")
-        tmp = write_temp(con, lake, part, f"SELECT * FROM reported_flows WHERE {where} "
-                                          "ORDER BY ALL")
-        record(con, seal(con, lake, "reported_flows", part, tmp, None))
-    for part in set(known) - seen:
-        drop(con, "reported_flows", part)
 
 
 def current(con: duckdb.DuckDBPyConnection, published_at: datetime) -> dict[str, Any]:

@@ -39,6 +39,9 @@ class TableSpec:
     view of the same name: loaded by its pipeline's lake writer, not load_frame."""
     part_of: str | None = None
     """For a storage table: the view it is part of (snapshots and digests use the view)."""
+    partition_by: tuple[tuple[str, str], ...] = ()
+    """For a lake table that load_frame loads (reported_flows): (hive key, SQL expression over
+    the row) pairs naming each row's partition, e.g. ('year', 'year(period)')."""
 
     @property
     def column_names(self) -> list[str]:
@@ -92,7 +95,9 @@ def _parse(name: str, raw: dict) -> TableSpec:
         raise ValueError(f"table {name}: primary key names unknown columns {sorted(missing)}")
     return TableSpec(name, " ".join(str(raw["description"]).split()), pk, columns,
                      key_index=bool(raw.get("key_index", True)), view=bool(raw.get("view", False)),
-                     lake=raw.get("storage") == "lake", part_of=raw.get("part_of"))
+                     lake=raw.get("storage") == "lake", part_of=raw.get("part_of"),
+                     partition_by=tuple((str(k), str(v)) for k, v in
+                                        (raw.get("partition_by") or {}).items()))
 
 
 _FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -123,3 +128,8 @@ def spec(name: str) -> TableSpec:
 def stored_tables() -> list[TableSpec]:
     """The specs of real tables in the DuckDB file (not views, not lake tables), in spec order."""
     return [t for t in table_specs().values() if not t.view and not t.lake]
+
+
+def merged_lake_tables() -> list[TableSpec]:
+    """Lake tables that load_frame merges by key, partition by partition (``partition_by``)."""
+    return [t for t in table_specs().values() if t.lake and t.partition_by]

@@ -31,7 +31,7 @@ import duckdb
 from chokehold.errors import ChokeholdError, WarehouseError
 from chokehold.warehouse.db import first_row
 from chokehold.warehouse.lake import fsync_path
-from chokehold.warehouse.schema import stored_tables
+from chokehold.warehouse.schema import merged_lake_tables, stored_tables
 
 LOCK_POLL_S = 0.1
 
@@ -198,11 +198,12 @@ def publish(staging: Path, warehouse: Path) -> None:
 
 
 def integrity_problems(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Every table of the spec exists, has unique keys, and passes its NOT NULL and CHECKs."""
+    """Every table of the spec (and merged lake table: its view) exists, has unique keys, and
+    passes its NOT NULL and CHECKs."""
     existing = {r[0] for r in con.execute(
         "SELECT table_name FROM information_schema.tables").fetchall()}
     problems = []
-    for table in stored_tables():
+    for table in [*stored_tables(), *merged_lake_tables()]:
         name = table.name
         if name not in existing:
             problems.append(f"{name}: table missing")

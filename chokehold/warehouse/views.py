@@ -3,7 +3,8 @@ is opened for writing and at every publish, so an upgraded warehouse and a fresh
 same definitions. Migrations create tables only.
 
 ``baci_flows`` is a view too: one branch per lake partition file the catalog (``lake_files``)
-lists, each with its batch as a constant (a filter on batch reads one file).
+lists, each with its batch as a constant (a filter on batch reads one file); so is
+``reported_flows``, over the files the catalog lists for it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import duckdb
 
 from chokehold.errors import ChokeholdError
 from chokehold.warehouse import lake
+from chokehold.warehouse.schema import TableSpec, merged_lake_tables
 
 VIEWS_KEY = "views_sha256"
 
@@ -68,6 +70,26 @@ def baci_files(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> list[tuple[int
         if batch is not None:
             out.append((batch, lake_dir / entry.path))
     return sorted(out)
+
+
+def lake_table_select(table: TableSpec, files: list[Path]) -> str:
+    """The rows of a merged lake table's files, in its columns (typed and empty without any)."""
+    if not files:
+        return "SELECT " + ", ".join(f'CAST(NULL AS {c.type}) AS "{c.name}"'
+                                     for c in table.columns) + " WHERE FALSE"
+    listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+    return ("SELECT " + ", ".join(f'"{c}"' for c in table.column_names)
+            + f" FROM read_parquet([{listed}], hive_partitioning = false)")
+
+
+def lake_table_view(table: TableSpec, files: list[Path]) -> str:
+    """The view of a merged lake table over its files."""
+    return f"CREATE OR REPLACE VIEW {table.name} AS {lake_table_select(table, files)}"
+
+
+def lake_table_files(con: duckdb.DuckDBPyConnection, lake_dir: Path, name: str) -> list[Path]:
+    """The absolute files the catalog lists for a lake table."""
+    return [lake_dir / e.path for e in lake.catalog(con, name)]
 
 
 DEFAULT_MAX_CARRY_DAYS = 7
@@ -235,8 +257,10 @@ def code_views() -> list[str]:
 
 def statements(con: duckdb.DuckDBPyConnection, lake_dir: Path | None = None) -> list[str]:
     """Every view's CREATE statement, in dependency order."""
-    files = baci_files(con, lake_dir or lake.root(con))
-    return [baci_flows_view(files), *code_views()]
+    lake_dir = lake_dir or lake.root(con)
+    merged = [lake_table_view(t, lake_table_files(con, lake_dir, t.name))
+              for t in merged_lake_tables()]
+    return [baci_flows_view(baci_files(con, lake_dir)), *merged, *code_views()]
 
 
 def fingerprint(sqls: list[str]) -> str:

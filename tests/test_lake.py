@@ -319,34 +319,39 @@ def test_two_hs_revisions_side_by_side(warehouse_copy: Path, tmp_path: Path,
 
 
 KILL_POINTS = ("written", "sealed", "publish", "current")
+JAPAN_SAMPLE = Path("data/samples/japan_customs/japan_customs_2024.csv").resolve()
 
 
 @pytest.mark.parametrize("point", KILL_POINTS)
+@pytest.mark.parametrize("source", ["baci", "japan_customs"])
 def test_sigkill_while_partitions_are_written_or_the_catalog_commits(
-        built_warehouse: Path, tmp_path: Path, point: str) -> None:
+        built_warehouse: Path, tmp_path: Path, point: str, source: str) -> None:
+    """BACI years and reported-flow partitions (Japan Customs) alike."""
     settings = tiny_settings(tmp_path)
     copy_warehouse(built_warehouse, settings.warehouse)
-    release = write_release(tmp_path / "rel")
+    options = ({"path": write_release(tmp_path / "rel")} if source == "baci"
+               else {"path": [JAPAN_SAMPLE]})
     kwargs = {"warehouse": settings.warehouse}
     refresh_warehouse(settings, ["reference"], {})  # a first vintage: the state before
     before, catalog_before = data_state(settings.warehouse), catalog_of(settings.warehouse)
     context = multiprocessing.get_context("forkserver")
-    proc = context.Process(target=run_until, args=(kwargs, ["baci"], {"path": release}, point))
+    proc = context.Process(target=run_until, args=(kwargs, [source], options, point))
     proc.start()
     proc.join(300)
     assert proc.exitcode == -9
     with open_warehouse(settings.warehouse, read_only=True) as con:
         assert integrity_problems(con) == []
         live = lake.catalog(con)
-        assert con.execute("SELECT count(*) FROM baci_flows").fetchall()[0][0] == sum(
-            e.rows for e in live if e.table == "baci_flows")
+        for table in lake.TABLES:
+            assert con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] == sum(
+                e.rows for e in live if e.table == table)
     if point == "current":  # swapped in: the new data, _current.json one publish behind
         assert data_state(settings.warehouse) != before and live != catalog_before
     else:
         assert data_state(settings.warehouse) == before and live == catalog_before
     listed = json.loads((settings.lake_root / lake.CURRENT).read_text())["tables"]
     assert all((settings.lake_root / e["path"]).exists() for es in listed.values() for e in es)
-    refresh_warehouse(settings, ["baci"], {"path": release})  # the next refresh cleans up
+    refresh_warehouse(settings, [source], options)  # the next refresh cleans up
     listed = json.loads((settings.lake_root / lake.CURRENT).read_text())["tables"]
     current = {e.path for e in catalog_of(settings.warehouse)}
     assert {e["path"] for es in listed.values() for e in es} == current

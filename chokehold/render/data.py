@@ -129,11 +129,31 @@ def _commodity_lines() -> pl.DataFrame:
 def commodity_trade(commodity: str, until: date, *, reporter: str | None = None,
                     partner: str | None = None) -> pl.DataFrame:
     """Annual BACI import rows of the commodity group's lines (``read.commodity_flows``)
-    reported by ``reporter`` or, for its exports as others report them, from ``partner``.
-    A document reads the same rows for shares, partners and reliance: cached."""
+    reported by ``reporter`` or, for its exports as others report them, from ``partner``;
+    each year in one HS revision (the hs_revision setting where it covers the year, else the
+    newest). A document reads the same rows for shares, partners and reliance: cached."""
     return read.commodity_flows(connection(), commodity, source=TRADE_SOURCE, reporter=reporter,
                                 partner=partner, freq="A", until=until,
-                                lines=_commodity_lines())
+                                prefer=settings().hs_revision, lines=_commodity_lines())
+
+
+def trade_revisions(importer: str, commodity: str, until: date) -> str:
+    """Which HS revision the importer's BACI rows are read in, by years: 'HS17 2024; HS92
+    1995-2023' (each year in one revision, never a sum across revisions)."""
+    years = (commodity_trade(commodity, until, reporter=importer)
+             .group_by("hs_revision").agg(pl.col("period").dt.year().min().alias("first"),
+                                          pl.col("period").dt.year().max().alias("last"))
+             .sort("last", "hs_revision", descending=True))
+    return "; ".join(f"{r['hs_revision']} {r['first']}" + (f"-{r['last']}" if r["last"] !=
+                                                          r["first"] else "")
+                     for r in years.iter_rows(named=True)) or "none"
+
+
+def trade_revision(importer: str, commodity: str, year: int, until: date) -> str:
+    """The HS revision of the importer's BACI rows of one year."""
+    found = (commodity_trade(commodity, until, reporter=importer)
+             .filter(pl.col("period").dt.year() == year)["hs_revision"].unique().to_list())
+    return ", ".join(sorted(found)) or "none"
 
 
 def import_shares(importer: str, commodity: str, until: date) -> pl.DataFrame:

@@ -1,8 +1,8 @@
 """Two HS revisions side by side, end to end: a small HS17 BACI release (a CEPII-shaped zip)
-loaded beside the embedded HS92 extract for a year both cover; control-exposure (builtin
-engine, a real Jupyter kernel) and `chokehold trade screen` name the revision they read, take
-the documented default (the newest revision covering the period), switch with the setting or
---revision, and never sum across revisions: each figure is the one computed here in DuckDB
+loaded beside the embedded HS92 extract for a year both cover; `chokehold render
+control-exposure` (builtin engine, a real Jupyter kernel) and `chokehold trade screen` name the
+revision they read, take the documented default (the newest revision covering the period),
+switch with --revision, and never sum across revisions: each figure is the one computed here in DuckDB
 from that revision's partition file alone."""
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from chokehold.cli import app
 from chokehold.config import load_settings
 from chokehold.pipelines.refresh import refresh_warehouse
 from chokehold.render import report as R
-from chokehold.render.engine import Job, Renderer
 from chokehold.warehouse import lake
 
 pytestmark = pytest.mark.slow  # renders a document: `make test-fast` leaves it out
@@ -88,10 +87,13 @@ def two_revisions(built_warehouse: Path, tmp_path_factory: pytest.TempPathFactor
     return settings.warehouse
 
 
-def render(warehouse: Path, out: Path, **settings: str) -> str:
-    with Renderer(load_settings(warehouse=warehouse, **settings), out, engine="builtin") as r:
-        result = r.render(r.prepare(Job("control-exposure", formats=["html"])))
-    return result.outputs[0].read_text(encoding="utf-8")
+def render(warehouse: Path, out: Path, *options: str) -> str:
+    """`chokehold render control-exposure` (builtin engine: one Jupyter kernel) to HTML."""
+    result = CliRunner().invoke(app, ["-w", str(warehouse), "render", "control-exposure",
+                                      "--engine", "builtin", "--to", "html", "--out", str(out),
+                                      *options])
+    assert result.exit_code == 0, result.output
+    return (out / "control-exposure.html").read_text(encoding="utf-8")
 
 
 def test_both_revisions_are_held_for_the_year(two_revisions: Path) -> None:
@@ -111,7 +113,7 @@ def test_control_exposure_reads_one_revision_and_names_it(two_revisions: Path,
     assert f"In {YEAR} (BACI HS17)" in default  # the newest revision covering the year
     assert f"HS revision HS17 {YEAR}; HS92 1995-{YEAR - 1}" in default
     assert f"({R.usd(hs17['china'])} of {R.usd(hs17['total'])})" in default
-    chosen = render(two_revisions, tmp_path / "hs92", hs_revision="HS92")  # the setting
+    chosen = render(two_revisions, tmp_path / "hs92", "--revision", "HS92")
     assert f"In {YEAR} (BACI HS92)" in chosen and "HS revision HS92 1995-2024" in chosen
     assert f"({R.usd(hs92['china'])} of {R.usd(hs92['total'])})" in chosen
     summed = R.usd(hs17["china"] + hs92["china"])
@@ -138,3 +140,6 @@ def test_trade_screen_default_and_revision_option(two_revisions: Path) -> None:
             partition_sum(two_revisions, revision, lines=(280530,)))
     assert figures["HS17"]["imports_usd"] == pytest.approx(114_691_200.0)
     assert figures["HS92"]["imports_usd"] != figures["HS17"]["imports_usd"]
+    bad = runner.invoke(app, ["-w", str(two_revisions), "render", "control-exposure",
+                              "--revision", "17"])
+    assert bad.exit_code == 2 and "--revision" in bad.output

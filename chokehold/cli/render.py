@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -41,6 +42,9 @@ def render(
     matrix: Annotated[Path | None, typer.Option(
         "--matrix", help="The batch to render with --all (default: setting matrix_file).")
     ] = None,
+    revision: Annotated[str | None, typer.Option(
+        "--revision", help="HS revision of the BACI figures where a year has it, e.g. HS92 "
+        "(setting hs_revision; default: the newest revision covering each year).")] = None,
 ) -> None:
     """Render a report to HTML, PDF, reveal.js or PPTX, or the whole pack with --all.
 
@@ -54,9 +58,15 @@ def render(
     from chokehold.render.engine import Job, Renderer, Result
     from chokehold.render.params import split_assignments
 
+    if revision is not None and not re.fullmatch(r"HS\d\d", revision):
+        raise typer.BadParameter(f"{revision!r}: an HS revision such as HS92 or HS17",
+                                 param_hint="--revision")
     formats = [f.strip() for f in to.split(",") if f.strip()] if to else None
     console = Console(stderr=True)
-    with Renderer(settings_of(ctx), out, engine) as renderer:  # type: ignore[arg-type]
+    settings = settings_of(ctx)
+    if revision is not None:
+        settings = settings.model_copy(update={"hs_revision": revision})
+    with Renderer(settings, out, engine) as renderer:  # type: ignore[arg-type]
         if all_:
             from chokehold.render.matrix import expand, load_matrix
             jobs = [renderer.prepare(Job(j.report, j.params, formats or j.formats))

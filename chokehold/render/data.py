@@ -144,9 +144,9 @@ def trade_revisions(importer: str, commodity: str, until: date) -> str:
              .group_by("hs_revision").agg(pl.col("period").dt.year().min().alias("first"),
                                           pl.col("period").dt.year().max().alias("last"))
              .sort("last", "hs_revision", descending=True))
-    return "; ".join(f"{r['hs_revision']} {r['first']}" + (f"-{r['last']}" if r["last"] !=
-                                                          r["first"] else "")
-                     for r in years.iter_rows(named=True)) or "none"
+    spans = [f"{r['hs_revision']} {r['first']}" if r["first"] == r["last"] else
+             f"{r['hs_revision']} {r['first']}-{r['last']}" for r in years.iter_rows(named=True)]
+    return "; ".join(spans) or "none"
 
 
 def trade_revision(importer: str, commodity: str, year: int, until: date) -> str:

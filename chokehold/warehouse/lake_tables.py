@@ -81,7 +81,8 @@ def merge(con: duckdb.DuckDBPyConnection, table: TableSpec, load: db.Load, origi
     known = {e.part: e for e in lake.catalog(con, table.name)}
     names = {part_name(table, values) for values in touched}
     old_files = sorted(lake_dir / known[p].path for p in names if p in known)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _lake_old AS {views.lake_table_select(table, old_files)}")
+    old_rows = views.lake_table_select(table, old_files)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _lake_old AS {old_rows}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE _classified AS SELECT s.*, "
                 f"CASE WHEN t.\"{table.primary_key[0]}\" IS NULL THEN 'insert' "
                 f"WHEN {same} THEN 'same' ELSE 'update' END AS _action "

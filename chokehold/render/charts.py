@@ -27,6 +27,7 @@ from typing import Any, Literal
 import polars as pl
 
 from chokehold.render import style
+from chokehold.render.slides import slide_chunks
 
 _plotly_js_sent = False
 _targets: set[str] = {"text/html", "image/png"}
@@ -367,8 +368,24 @@ class Table:
             return f"*{self.title}: no rows.*\n"
         # a cross-referenceable table div, its caption the last paragraph: Quarto's typst
         # writer drops a `Table:` caption (quarto-cli#11733), a div's caption it keeps
-        return "\n".join([f"::: {{#{self.anchor()}}}", head, rule, *rows, "",
-                          f"{esc(self.title)}. {esc(self.source)}", ":::", ""])
+        caption = f"{esc(self.title)}. {esc(self.source)}"
+        whole = "\n".join([f"::: {{#{self.anchor()}}}", head, rule, *rows, "", caption, ":::"])
+        cells = [[self._cell(c, row[c]) for c in columns]
+                 for row in self.frame.iter_rows(named=True)]
+        chunks = slide_chunks([self.labels.get(c, c) for c in columns], cells)
+        if len(chunks) == 1:
+            return whole + "\n"
+        # too tall for one slide: PPTX gets the rows in runs, one slide each (pandoc neither
+        # shrinks nor splits a table), every other format the whole table
+        parts, start = [], 0
+        for n, chunk in enumerate(chunks, 1):
+            part = rows[start:start + len(chunk)]
+            start += len(chunk)
+            title = esc(self.title) + (f" (cont., {n}/{len(chunks)})" if n > 1 else
+                                       f" ({n}/{len(chunks)})")
+            parts += [head, rule, *part, "", f"Table: {title}. {esc(self.source)}", ""]
+        return "\n".join(['::: {.content-hidden when-format="pptx"}', whole, ":::", "",
+                          '::: {.content-visible when-format="pptx"}', *parts, ":::", ""])
 
     def anchor(self) -> str:
         """The table's cross-reference id, ``tbl-`` and its title's words (stable)."""

@@ -67,9 +67,9 @@ def test_long_tables_continue_on_slides_of_their_own(decks) -> None:
 
 
 def test_wrapping_estimate() -> None:
-    # 100 pt at 10 pt and 0.45 em: 22 characters a line
-    assert wrapped_lines("a" * 22, 100, 10) == 1
-    assert wrapped_lines("aaaa " * 5 + "aaaa", 100, 10) == 2  # 29 characters, wrapped at words
+    # 100 pt at 10 pt and half an em a glyph: 20 characters a line
+    assert wrapped_lines("a" * 20, 100, 10) == 1
+    assert wrapped_lines("aaaa " * 4 + "aaaa", 100, 10) == 2  # 24 characters, wrapped at words
     assert wrapped_lines("x" * 50, 100, 10) == 3  # an identifier breaks inside
     assert wrapped_lines("one\ntwo", 100, 10) == 2
     assert row_height_pt(["short", "a " * 40], [100.0, 100.0], 10) == pytest.approx(

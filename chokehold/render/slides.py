@@ -5,7 +5,7 @@ whatever its length, and text takes the reference document's sizes. So the repor
 document (``reports/_brand/reference.pptx``, built by :func:`build_reference` from pandoc's own)
 sets smaller sizes, and a table too tall for a slide is cut into slides of its own
 (:meth:`chokehold.render.charts.Table.markdown`) by the estimate here: greedy word wrap at an
-average glyph width of 0.45 em (the theme font's) and
+average glyph width of half the font size and
 PowerPoint's default cell margins. ``tests/test_render_slides.py`` measures the rendered files
 with the same estimate.
 """
@@ -18,9 +18,10 @@ import zipfile
 from pathlib import Path
 
 EMU_PER_PT = 12_700
-GLYPH_EM = 0.45
-"""Average glyph width as a share of the font size: Carlito, LibreOffice's stand-in for the
-theme font Calibri, averages about 0.45 on English text."""
+GLYPH_EM = 0.5
+"""Average glyph width as a share of the font size. Carlito (LibreOffice's stand-in for the
+theme font Calibri) averages about 0.45 on running text, but at 0.45 table rows of long words
+in narrow columns came out taller in LibreOffice than estimated; 0.5 held."""
 LINE_EM = 1.2
 """Line height as a share of the font size (single spacing)."""
 CELL_MARGIN_X_PT = 7.2 * 2

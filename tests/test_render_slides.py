@@ -94,8 +94,9 @@ def test_table_markdown_gives_pptx_runs_and_others_the_whole_table() -> None:
     hidden, visible = md.split('::: {.content-visible when-format="pptx"}')
     assert hidden.startswith('::: {.content-hidden when-format="pptx"}')
     assert f"::: {{#{long.anchor()}}}" in hidden and hidden.count("| 39 |") == 1
-    assert visible.count("| 39 |") == 1 and "Table: Forty rows (1/" in visible
-    assert "Table: Forty rows (cont., 2/" in visible
+    assert visible.count("| 39 |") == 1 and "\nForty rows (1/" in visible
+    assert "\nForty rows (cont., 2/" in visible and "Table:" not in md
+    assert f"::: {{#{long.anchor()}-2}}" in visible
     short = Table(pl.DataFrame({"n": [1, 2]}), title="Two rows", source="Test").markdown()
     assert "content-visible" not in short and short.startswith(f"::: {{#tbl-two-rows")
 

@@ -376,14 +376,16 @@ class Table:
         if len(chunks) == 1:
             return whole + "\n"
         # too tall for one slide: PPTX gets the rows in runs, one slide each (pandoc neither
-        # shrinks nor splits a table), every other format the whole table
+        # shrinks nor splits a table), every other format the whole table; Quarto empties
+        # the hidden part before its cross-references run, so no id is seen twice
         parts, start = [], 0
         for n, chunk in enumerate(chunks, 1):
             part = rows[start:start + len(chunk)]
             start += len(chunk)
             title = esc(self.title) + (f" (cont., {n}/{len(chunks)})" if n > 1 else
                                        f" ({n}/{len(chunks)})")
-            parts += [head, rule, *part, "", f"Table: {title}. {esc(self.source)}", ""]
+            parts += [f"::: {{#{self.anchor()}-{n}}}", head, rule, *part, "",
+                      f"{title}. {esc(self.source)}", ":::", ""]
         return "\n".join(['::: {.content-hidden when-format="pptx"}', whole, ":::", "",
                           '::: {.content-visible when-format="pptx"}', *parts, ":::", ""])
 

@@ -98,7 +98,7 @@ def test_table_markdown_gives_pptx_runs_and_others_the_whole_table() -> None:
     assert "\nForty rows (cont., 2/" in visible and "Table:" not in md
     assert f"::: {{#{long.anchor()}-2}}" in visible
     short = Table(pl.DataFrame({"n": [1, 2]}), title="Two rows", source="Test").markdown()
-    assert "content-visible" not in short and short.startswith(f"::: {{#tbl-two-rows")
+    assert "content-visible" not in short and short.startswith("::: {#tbl-two-rows")
 
 
 def test_conditional_content_reaches_only_its_format(tmp_path: Path) -> None:

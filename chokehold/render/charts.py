@@ -319,7 +319,8 @@ class Chart:
 
 @dataclass
 class Table:
-    """A table: great_tables HTML for the web, a pipe table for PDF and PPTX."""
+    """A table: great_tables HTML for the web, a pipe table for PDF and PPTX (for PPTX in
+    runs of rows when it is too tall for one slide, see ``chokehold.render.slides``)."""
 
     frame: pl.DataFrame
     title: str

@@ -12,6 +12,7 @@ with the same estimate.
 
 from __future__ import annotations
 
+import io
 import re
 import subprocess
 import zipfile
@@ -95,8 +96,6 @@ def build_reference(target: Path, pandoc: str | None = None) -> Path:
     default = subprocess.run([pandoc or pypandoc.get_pandoc_path(),
                               "--print-default-data-file", "reference.pptx"],
                              capture_output=True, check=True).stdout
-    source = target.with_suffix(".default.pptx")
-    source.write_bytes(default)
 
     def sizes(xml: str, rule) -> str:
         return re.sub(r'(<a:defRPr[^>]*?\bsz=")(\d+)"',
@@ -105,8 +104,8 @@ def build_reference(target: Path, pandoc: str | None = None) -> Path:
     def body(sz: int) -> int:
         return min(sz, BODY_PT * 100)
 
-    with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w",
-                                                         zipfile.ZIP_DEFLATED) as out:
+    with zipfile.ZipFile(io.BytesIO(default)) as src, zipfile.ZipFile(
+            target, "w", zipfile.ZIP_DEFLATED) as out:
         for item in src.infolist():
             data = src.read(item.filename)
             name = item.filename
@@ -122,7 +121,6 @@ def build_reference(target: Path, pandoc: str | None = None) -> Path:
             elif name.startswith("ppt/slideLayouts/slideLayout") and name.endswith(".xml"):
                 data = sizes(data.decode(), body).encode()
             out.writestr(item, data)
-    source.unlink()
     return target
 
 

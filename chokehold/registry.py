@@ -39,9 +39,29 @@ class Citation(Strict):
     states: str = Field(description="What this source states.")
     primary: bool = Field(default=False, description="The measure's own document (issuer's).")
     issuer: str | None = None
+    number: str | None = Field(default=None, description="The issuer's document number "
+                               "(e.g. 'Announcement 2023 No. 23'), or what names a document "
+                               "that has none (e.g. 'announcement of 2025-12-31').")
     published: date | None = None
     url: str | None = Field(default=None, description="Where the document, or its issuer's "
                             "announcements, can be opened.")
+    url_kind: Literal["document", "index"] | None = Field(
+        default=None, description="'document': the URL opens this document; 'index': only the "
+        "issuer's index of announcements (no specific address was found in two independent "
+        "public sources), and reports say so.")
+
+    @model_validator(mode="after")
+    def _openable(self) -> Citation:
+        if self.url and self.url_kind is None:
+            raise ValueError("a citation with a url needs url_kind: document or index")
+        if self.url_kind and not self.url:
+            raise ValueError("url_kind without a url")
+        if self.primary:
+            missing = [f for f in ("issuer", "number", "published", "url")
+                       if getattr(self, f) is None]
+            if missing:
+                raise ValueError(f"a primary citation needs {', '.join(missing)}")
+        return self
 
 
 class StatusPeriod(Strict):

@@ -27,6 +27,7 @@ from typing import Any, Literal
 import polars as pl
 
 from chokehold.render import style
+from chokehold.render.slides import slide_chunks
 
 _plotly_js_sent = False
 _targets: set[str] = {"text/html", "image/png"}
@@ -318,7 +319,8 @@ class Chart:
 
 @dataclass
 class Table:
-    """A table: great_tables HTML for the web, a pipe table for PDF and PPTX."""
+    """A table: great_tables HTML for the web, a pipe table for PDF and PPTX (for PPTX in
+    runs of rows when it is too tall for one slide, see ``chokehold.render.slides``)."""
 
     frame: pl.DataFrame
     title: str
@@ -367,8 +369,26 @@ class Table:
             return f"*{self.title}: no rows.*\n"
         # a cross-referenceable table div, its caption the last paragraph: Quarto's typst
         # writer drops a `Table:` caption (quarto-cli#11733), a div's caption it keeps
-        return "\n".join([f"::: {{#{self.anchor()}}}", head, rule, *rows, "",
-                          f"{esc(self.title)}. {esc(self.source)}", ":::", ""])
+        caption = f"{esc(self.title)}. {esc(self.source)}"
+        whole = "\n".join([f"::: {{#{self.anchor()}}}", head, rule, *rows, "", caption, ":::"])
+        cells = [[self._cell(c, row[c]) for c in columns]
+                 for row in self.frame.iter_rows(named=True)]
+        chunks = slide_chunks([self.labels.get(c, c) for c in columns], cells)
+        if len(chunks) == 1:
+            return whole + "\n"
+        # too tall for one slide: PPTX gets the rows in runs, one slide each (pandoc neither
+        # shrinks nor splits a table), every other format the whole table; Quarto empties
+        # the hidden part before its cross-references run, so no id is seen twice
+        parts, start = [], 0
+        for n, chunk in enumerate(chunks, 1):
+            part = rows[start:start + len(chunk)]
+            start += len(chunk)
+            title = esc(self.title) + (f" (cont., {n}/{len(chunks)})" if n > 1 else
+                                       f" ({n}/{len(chunks)})")
+            parts += [f"::: {{#{self.anchor()}-{n}}}", head, rule, *part, "",
+                      f"{title}. {esc(self.source)}", ":::", ""]
+        return "\n".join(['::: {.content-hidden when-format="pptx"}', whole, ":::", "",
+                          '::: {.content-visible when-format="pptx"}', *parts, ":::", ""])
 
     def anchor(self) -> str:
         """The table's cross-reference id, ``tbl-`` and its title's words (stable)."""

@@ -37,8 +37,23 @@ RESOURCE = re.compile(r"""\b(?:src|srcset|href|poster|data)\s*=|url\s*\(|@import
 """What pandoc's --embed-resources acts on in raw HTML (a file or URL to inline)."""
 HELD = re.compile(r"<!-- chokehold: output (\S+) -->")
 TABLE_DIVS = """-- A `::: {#tbl-...}` div holding a table and then one paragraph is a captioned table,
--- as Quarto reads it (the paragraph is the caption).
+-- as Quarto reads it (the paragraph is the caption). A `.content-visible` or
+-- `.content-hidden` div with `when-format`/`unless-format` is Quarto's conditional content:
+-- its blocks, or nothing (formats by pandoc's names: pptx, typst, html5, revealjs).
+local function matches(names)
+  for name in names:gmatch("[^,%s]+") do
+    if name == FORMAT or (name == "html" and FORMAT:match("^html")) then return true end
+  end
+  return false
+end
+
 function Div(div)
+  local when, unless = div.attributes["when-format"], div.attributes["unless-format"]
+  if div.classes:includes("content-visible") or div.classes:includes("content-hidden") then
+    local shown = (when == nil or matches(when)) and (unless == nil or not matches(unless))
+    if div.classes:includes("content-hidden") then shown = not shown end
+    return shown and div.content or {}
+  end
   local blocks = div.content
   if div.identifier:match("^tbl%-") and #blocks == 2 and blocks[1].t == "Table"
       and blocks[2].t == "Para" then

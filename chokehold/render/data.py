@@ -451,13 +451,17 @@ def status_timeline(control_id: str) -> pl.DataFrame:
 
 def measure_citations(control_id: str) -> pl.DataFrame:
     """The measure's sources from the registry: its own document first (issuer, number,
-    date, URL), then the secondary sources the registry entry was compiled from."""
+    date, URL), then the secondary sources the registry entry was compiled from. A URL that
+    opens only the issuer's index of announcements says so: "(index page)"."""
     rows = [{"document": c.source, "kind": "primary" if c.primary else "secondary",
-             "issuer": c.issuer, "date": c.published, "url": c.url, "states": c.states}
+             "issuer": c.issuer, "number": c.number, "date": c.published,
+             "url": None if c.url is None else
+             c.url + (" (index page)" if c.url_kind == "index" else ""),
+             "states": c.states}
             for c in measure(control_id).citations]
     return pl.DataFrame(rows, schema={"document": pl.String, "kind": pl.String,
-                                      "issuer": pl.String, "date": pl.Date, "url": pl.String,
-                                      "states": pl.String})
+                                      "issuer": pl.String, "number": pl.String,
+                                      "date": pl.Date, "url": pl.String, "states": pl.String})
 
 
 def covered_items(control_id: str) -> pl.DataFrame:

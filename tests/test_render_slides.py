@@ -1,0 +1,147 @@
+"""PPTX slides that hold their content: every table within the slide, every title in two lines.
+
+The four documents are rendered to PPTX with the builtin engine and measured from the files
+(python-pptx, ``tests/pptx_fit.py``): a table's top plus its rows' estimated heights (each row
+its tallest cell's wrapped lines at the table's font size and column width, plus the cell
+margins) against the slide's height; a title's wrapped lines at its size and its placeholder's
+width. Before the reference document and the table runs, control-exposure's parameter table
+reached 6.9 slide heights and the briefing's titles took three lines.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import polars as pl
+import pytest
+from pptx import Presentation
+from pptx_fit import measure
+
+from chokehold.render.charts import Table
+from chokehold.render.engine import REPORTS_DIR, Job, Renderer
+from chokehold.render.slides import (
+    TABLE_BOX_PT,
+    TABLE_PT,
+    TITLE_PT,
+    build_reference,
+    row_height_pt,
+    slide_chunks,
+    wrapped_lines,
+)
+
+DOCUMENTS = ["control-exposure", "price-gap", "briefing", "monthly-digest"]
+
+
+@pytest.fixture(scope="module")
+def decks(renderer: Renderer) -> dict[str, Path]:
+    return {name: renderer.render(renderer.prepare(Job(name, formats=["pptx"]))).outputs[0]
+            for name in DOCUMENTS}
+
+
+@pytest.mark.slow
+def test_every_table_fits_its_slide_and_every_title_two_lines(decks) -> None:
+    over = []
+    for name, path in decks.items():
+        fits = measure(path)
+        assert any(f.kind == "title" for f in fits), name
+        if name != "briefing":
+            assert any(f.kind == "table" for f in fits), name
+        over += [f for f in fits if f.kind in ("table", "title") and f.need_pt > f.room_pt]
+    assert not over, "\n".join(f"{f.deck} slide {f.slide} {f.kind} {f.text[:60]!r}: "
+                               f"{f.need_pt:.0f} > {f.room_pt:.0f}" for f in over)
+
+
+@pytest.mark.slow
+def test_long_tables_continue_on_slides_of_their_own(decks) -> None:
+    """control-exposure's parameter table is cut into runs, each captioned with its place."""
+    deck = Presentation(str(decks["control-exposure"]))
+    texts = [" ".join(s.text_frame.text for s in slide.shapes if s.has_text_frame)
+             for slide in deck.slides]
+    parts = [t for t in texts if "Parameters of the run" in t]
+    assert len(parts) >= 2 and "(cont., 2/" in parts[1]
+    rows = sum(len(s.table.rows) - 1 for slide in deck.slides for s in slide.shapes
+               if s.has_table and s.table.cell(0, 0).text == "parameter"
+               and s.table.cell(0, 1).text == "distribution")
+    assert rows >= 10  # every parameter is still there, once
+
+
+def test_wrapping_estimate() -> None:
+    # 100 pt at 10 pt and half an em a glyph: 20 characters a line
+    assert wrapped_lines("a" * 20, 100, 10) == 1
+    assert wrapped_lines("aaaa " * 4 + "aaaa", 100, 10) == 2  # 24 characters, wrapped at words
+    assert wrapped_lines("x" * 50, 100, 10) == 3  # an identifier breaks inside
+    assert wrapped_lines("one\ntwo", 100, 10) == 2
+    assert row_height_pt(["short", "a " * 40], [100.0, 100.0], 10) == pytest.approx(
+        wrapped_lines("a " * 40, 100 - 14.4, 10) * 12 + 7.2)
+
+
+def test_slide_chunks_fill_the_box_in_order() -> None:
+    rows = [[f"row {n}", "a fairly long description " * 3] for n in range(30)]
+    chunks = slide_chunks(["name", "text"], rows)
+    assert [r for c in chunks for r in c] == rows and len(chunks) > 1
+    widths = [TABLE_BOX_PT[0] / 2] * 2
+    for chunk in chunks:
+        height = sum(row_height_pt(r, widths, TABLE_PT) for r in [["name", "text"], *chunk])
+        assert height <= TABLE_BOX_PT[1]
+    assert slide_chunks(["a"], [["1"], ["2"]]) == [[["1"], ["2"]]]
+
+
+def test_table_markdown_gives_pptx_runs_and_others_the_whole_table() -> None:
+    long = Table(pl.DataFrame({"n": list(range(40)), "text": ["some words here"] * 40}),
+                 title="Forty rows", source="Test")
+    md = long.markdown()
+    hidden, visible = md.split('::: {.content-visible when-format="pptx"}')
+    assert hidden.startswith('::: {.content-hidden when-format="pptx"}')
+    assert f"::: {{#{long.anchor()}}}" in hidden and hidden.count("| 39 |") == 1
+    assert visible.count("| 39 |") == 1 and "\nForty rows (1/" in visible
+    assert "\nForty rows (cont., 2/" in visible and "Table:" not in md
+    assert f"::: {{#{long.anchor()}-2}}" in visible
+    short = Table(pl.DataFrame({"n": [1, 2]}), title="Two rows", source="Test").markdown()
+    assert "content-visible" not in short and short.startswith("::: {#tbl-two-rows")
+
+
+def test_conditional_content_reaches_only_its_format(tmp_path: Path) -> None:
+    """The builtin engine's filter reads Quarto's conditional divs as Quarto does."""
+    import subprocess
+
+    import pypandoc
+
+    from chokehold.render.convert import TABLE_DIVS
+
+    source = tmp_path / "in.md"
+    source.write_text('::: {.content-hidden when-format="pptx"}\nEVERYWHERE\n:::\n\n'
+                      '::: {.content-visible when-format="pptx"}\nSLIDES\n:::\n',
+                      encoding="utf-8")
+    lua = tmp_path / "f.lua"
+    lua.write_text(TABLE_DIVS, encoding="utf-8")
+    def run(to: str) -> str:
+        return subprocess.run([pypandoc.get_pandoc_path(), str(source), f"--to={to}",
+                               f"--lua-filter={lua}"], capture_output=True, text=True,
+                              check=True).stdout
+    assert "EVERYWHERE" in run("html5") and "SLIDES" not in run("html5")
+    assert "EVERYWHERE" in run("typst") and "SLIDES" not in run("typst")
+    out = tmp_path / "o.pptx"
+    subprocess.run([pypandoc.get_pandoc_path(), str(source), f"--output={out}",
+                    f"--lua-filter={lua}"], check=True)
+    text = " ".join(s.text_frame.text for sl in Presentation(str(out)).slides
+                    for s in sl.shapes if s.has_text_frame)
+    assert "SLIDES" in text and "EVERYWHERE" not in text
+
+
+def test_reference_document_is_the_one_built(tmp_path: Path) -> None:
+    """reports/_brand/reference.pptx is what build_reference writes (titles 22 pt, tables
+    11 pt), and _quarto.yml hands it to pptx."""
+    import yaml
+
+    built = build_reference(tmp_path / "reference.pptx")
+    committed = REPORTS_DIR / "_brand" / "reference.pptx"
+    with zipfile.ZipFile(built) as a, zipfile.ZipFile(committed) as b:
+        assert sorted(a.namelist()) == sorted(b.namelist())
+        for name in a.namelist():
+            assert a.read(name) == b.read(name), name
+        master = b.read("ppt/slideMasters/slideMaster1.xml").decode()
+        assert f'sz="{TITLE_PT * 100}"' in master.split("</p:titleStyle>")[0]
+        assert f'sz="{TABLE_PT * 100}"' in b.read("ppt/presentation.xml").decode()
+    project = yaml.safe_load((REPORTS_DIR / "_quarto.yml").read_text(encoding="utf-8"))
+    assert project["format"]["pptx"]["reference-doc"] == "_brand/reference.pptx"

@@ -446,7 +446,7 @@ def test_cli_shares_engine_spark_equal_the_duckdb_path(spark, lake: tuple[Path, 
         done = run_cli(capsys, "-w", str(loaded), "trade", "shares", "--engine", "spark",
                        "--years", "2031-2032", "--input", str(lake[0]), "--revision", "HS17",
                        "-i", "Japan", "-c", "gallium", "--basis", basis, "--top", "1000",
-                       "--output", str(out), "--format", "json")
+                       "--result", str(out), "--format", "json")
         assert done.exit_code == 0, done.stderr
         got = json.loads(done.stdout)
         assert {r["hs_revision"] for r in got} == {"HS17"}
@@ -507,10 +507,10 @@ def test_remote_nobody_listens_on(lake: tuple[Path, dict], loaded: Path, tmp_pat
 
     out = tmp_path / "out"
     url = f"sc://127.0.0.1:{_free_port()}"
-    for command in ("screen", "shares"):
+    for command, result in (("screen", "--output"), ("shares", "--result")):
         done = run_cli(capsys, "-w", str(loaded), "trade", command, "--engine", "spark",
                        "--remote", url, "--years", "2031", "--input", str(lake[0]),
-                       "--output", str(out))
+                       result, str(out))
         assert done.exit_code == 4, done.stderr
         assert done.stderr.strip().count("\n") == 0
         assert f"no Spark Connect server at {url}" in done.stderr

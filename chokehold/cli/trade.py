@@ -108,19 +108,21 @@ def shares(
     master: Annotated[str | None, MASTER] = None,
     remote: Annotated[str | None, REMOTE] = None,
     lake: Annotated[str | None, LAKE] = None,
-    output: Annotated[str | None, SPARK_OUTPUT] = None,
+    result: Annotated[str | None, typer.Option(
+        help="Spark: write all rows as Parquet here (any URI; --output stays the listing's "
+        "file).")] = None,
     countries: Annotated[str | None, COUNTRIES] = None,
 ) -> None:
     """Each partner's share of an importer's imports of a commodity group, with the HHI. With
     --engine spark: every importer x commodity group x year of the lake's BACI files (--importer
-    and --commodity narrow it), all rows written to --output, the first --top shown."""
+    and --commodity narrow it), all rows written to --result, the first --top shown."""
     if engine is Engine.spark:
         from chokehold import spark
 
         if source is not Source.baci or freq is not Freq.annual:
             raise ChokeholdError("--engine spark computes annual shares from the lake's BACI "
                                  "files: drop --source and --freq")
-        table = spark.shares(settings_of(ctx), spark.parse_years(years or ""), output=output,
+        table = spark.shares(settings_of(ctx), spark.parse_years(years or ""), output=result,
                              master=master, remote=remote, lake=lake, countries=countries,
                              hs_revision=revision, commodity=commodity, importer=importer,
                              basis=basis.value, top=top)

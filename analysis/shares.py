@@ -69,10 +69,11 @@ SHARES_SCHEMA = pa.schema([
     ("qty", pa.float64()), ("share", pa.float64()), ("hhi", pa.float64())])
 
 
-def shares_kernel(flows: pa.Table, countries: pa.Table, *, year: int, hs_revision: str
-                  ) -> pa.Table:
-    """Each partner's share (of value) of an importer's imports of a commodity group, with the
-    group's HHI, for one HS revision and year: Arrow in, Arrow out (``SHARES_SCHEMA``).
+def shares_kernel(flows: pa.Table, countries: pa.Table, *, year: int, hs_revision: str,
+                  basis: Basis = "value") -> pa.Table:
+    """Each partner's share (of value or quantity) of an importer's imports of a commodity
+    group, with the group's HHI, for one HS revision and year: Arrow in, Arrow out
+    (``SHARES_SCHEMA``).
 
     Countries are named first (``countries``: code, iso3), as the trade_flows view names them,
     then summed per partner like ``partner_shares`` (quantities in tonnes: BACI's q is). Every
@@ -85,7 +86,7 @@ def shares_kernel(flows: pa.Table, countries: pa.Table, *, year: int, hs_revisio
         pl.col("exporter_code").replace_strict(iso3, default=None, return_dtype=pl.String)
         .alias("partner_iso3"), pl.lit("t").alias("qty_unit"))
     by = ("commodity_id", "reporter_iso3")
-    out = partner_shares(frame, "value", by).with_columns(
+    out = partner_shares(frame, basis, by).with_columns(
         (pl.col("share") ** 2).sum().over(list(by)).alias("hhi"),
         pl.lit(year, pl.Int32).alias("year"), pl.lit(hs_revision).alias("hs_revision"))
     return out.rename({"reporter_iso3": "importer_iso3"}).select(SHARES_SCHEMA.names).to_arrow() \

@@ -33,7 +33,7 @@ import polars as pl
 import pyarrow as pa
 
 from chokehold.analysis.dependence import SCREEN_INPUT, SCREEN_SCHEMA, screen_kernel
-from chokehold.analysis.shares import SHARES_SCHEMA, shares_kernel
+from chokehold.analysis.shares import SHARES_SCHEMA, Basis, shares_kernel
 from chokehold.errors import ChokeholdError
 
 if TYPE_CHECKING:
@@ -129,10 +129,31 @@ def local_session(master: str = "local[2]", *, local_dir: Path, driver_memory: s
     return spark
 
 
-def remote_session(url: str) -> SparkSession:
-    """A Spark Connect session (``sc://HOST:15002``); the server does the work."""
+CONNECT_PORT = 15002
+"""Spark Connect's default port (an ``sc://HOST`` URL without one)."""
+
+
+def remote_session(url: str, timeout_s: float = 10.0) -> SparkSession:
+    """A Spark Connect session (``sc://HOST:15002``); the server does the work. The server is
+    reached first with a plain TCP connection: the Connect client would otherwise retry an
+    address nobody listens on for ten minutes before failing."""
+    import socket
+
     from pyspark.sql import SparkSession
 
+    try:
+        parsed = urlparse(url)
+        host, port = parsed.hostname, parsed.port or CONNECT_PORT
+    except ValueError:
+        host = None
+    if parsed.scheme != "sc" or not host:
+        raise ChokeholdError(f"--remote {url!r}: expected a Spark Connect URL, "
+                             "sc://HOST[:PORT], e.g. sc://spark.example.org:15002")
+    try:
+        socket.create_connection((host, port), timeout=timeout_s).close()
+    except OSError as exc:
+        raise SparkEngineError(f"no Spark Connect server at {url} ({host}:{port}: "
+                               f"{exc.strerror or exc})") from None
     with engine_errors(f"connecting to {url}"):
         return SparkSession.builder.remote(url).getOrCreate()
 
@@ -313,15 +334,15 @@ def commodity_lines_from_warehouse(warehouse: Path) -> pa.Table:
 
 
 def import_shares(flows: DataFrame, lines: pa.Table, countries: pa.Table,
-                  buckets: int = DEFAULT_BUCKETS) -> DataFrame:
-    """Partner shares and HHI per importer, commodity group, revision and year of ``flows``
-    (lake_flows), with ``lines`` (commodity_id, hs_revision, hs6) defining the groups: the
-    share kernel per (hs_revision, year, importer % buckets) group."""
+                  buckets: int = DEFAULT_BUCKETS, basis: Basis = "value") -> DataFrame:
+    """Partner shares (of value or quantity) and HHI per importer, commodity group, revision and
+    year of ``flows`` (lake_flows), with ``lines`` (commodity_id, hs_revision, hs6) defining the
+    groups: the share kernel per (hs_revision, year, importer % buckets) group."""
     from pyspark.sql import functions as F
 
     def kernel(group: pa.Table) -> pa.Table:
         return shares_kernel(group, countries, year=group.column("year")[0].as_py(),
-                             hs_revision=group.column("hs_revision")[0].as_py())
+                             hs_revision=group.column("hs_revision")[0].as_py(), basis=basis)
 
     groups = F.broadcast(flows.sparkSession.createDataFrame(lines))
     return flows.join(groups, on=["hs_revision", "hs6"]).groupBy(
@@ -344,7 +365,7 @@ def write_result(spark: SparkSession, result: DataFrame, output: str) -> None:
         return
     try:
         with engine_errors(f"writing {output}"):
-            result.write.mode("errorifexists").parquet(temp)
+            result.write.parquet(temp)  # fails if it exists (the default mode)
         if local:
             final, staged = _local_path(target), _local_path(temp)
             if final.exists():
@@ -402,3 +423,30 @@ def run_screen(spark: SparkSession, lake: str, years: Sequence[int], countries: 
         ordered = result.orderBy(*(F.col(c).desc() if d else F.col(c).asc()
                                    for c, d in zip(cols, desc)))
         return pl.from_arrow(ordered.limit(top).toArrow().cast(SCREEN_SCHEMA))
+
+
+SHARES_ORDER = ["year", "hs_revision", "commodity_id", "importer_iso3"]
+"""Shares order: by year, revision, group and importer; largest share first, ties by partner."""
+
+
+def run_shares(spark: SparkSession, lake: str, years: Sequence[int], lines: pa.Table,
+               countries: pa.Table, *, output: str | None = None,
+               hs_revision: str | None = None, importer: str | None = None,
+               basis: Basis = "value", top: int = 50,
+               buckets: int = DEFAULT_BUCKETS) -> pl.DataFrame:
+    """Partner shares and HHI of every importer x commodity group (``lines``) x year of the
+    lake on Spark; write everything to ``output`` (if given) and return the first ``top`` rows
+    (of ``importer`` only, if given)."""
+    from pyspark.sql import functions as F
+
+    files = lake_files(spark, lake, years, hs_revision)
+    with engine_errors("computing shares"):
+        result = import_shares(lake_flows(spark, files), lines, countries, buckets, basis)
+        if output:
+            write_result(spark, result, output)
+            result = spark.read.parquet(output)
+        if importer:
+            result = result.filter(F.col("importer_iso3") == importer)
+        ordered = result.orderBy(*SHARES_ORDER, F.col("share").desc_nulls_last(),
+                                 "partner_iso3")
+        return pl.from_arrow(ordered.limit(top).toArrow().cast(SHARES_SCHEMA))

@@ -11,6 +11,13 @@ one and on three years:
   baseline               the DuckDB path: read_parquet of the same files, the same kernel per
                          revision and year, sorted, the full result written as Parquet.
   spark_session_start    starting the local[2] session vs opening DuckDB and counting a file.
+  shares_spark_local     partner shares and HHI of every importer x commodity group of the
+                         newest year on Spark (the share kernel per importer % 32 group, the
+                         full result written, the top 50 collected) vs DuckDB reading the same
+                         file joined to the groups' lines and the same kernel once. The groups:
+                         ten synthetic ones, ``g<d>`` = the lines with hs6 % 100 == d (10% of
+                         the lines; the real groups cover a few dozen lines, too few to load
+                         anything).
 
 Peak RSS is of the whole process tree (this Python, the JVM, Spark's Python workers), sampled
 every 100 ms. Prints ``BENCH <name> chokehold_s=<x> baseline_s=<y> ratio=<y/x> peak_mb=<m>``.
@@ -143,6 +150,50 @@ def spark_path(spark, years: list[int], names: pa.Table, out: Path) -> float:
     return elapsed
 
 
+def share_lines() -> pa.Table:
+    """Ten synthetic commodity groups over the lake's lines (hs6 % 100 == d, d < 10)."""
+    lines = duckdb.sql(f"""
+        SELECT DISTINCT 'g' || CAST(hs6 % 100 AS VARCHAR) AS commodity_id,
+               'HS17' AS hs_revision, hs6
+        FROM read_parquet('{LAKE}/baci_flows/**/*.parquet') WHERE hs6 % 100 < 10""")
+    return lines.to_arrow_table().cast(pa.schema([("commodity_id", pa.string()),
+                                                  ("hs_revision", pa.string()),
+                                                  ("hs6", pa.int32())]))
+
+
+def duckdb_shares(year: int, lines: pa.Table, names: pa.Table, out: Path) -> float:
+    """The one-machine path: DuckDB reads the year's file joined to the lines, the share kernel
+    once, the result written as Parquet."""
+    import json
+
+    from chokehold.analysis.shares import shares_kernel
+
+    entry = next(e for e in json.loads((LAKE / "_current.json").read_text())["tables"]
+                 ["baci_flows"] if e["year"] == year)
+    start = time.perf_counter()
+    con = duckdb.connect()
+    con.register("lines", lines)
+    flows = con.sql(f"""SELECT l.commodity_id, f.importer_code, f.exporter_code, f.value_usd,
+                               f.qty
+                        FROM read_parquet('{LAKE / entry['path']}') f
+                        JOIN lines l ON l.hs6 = f.hs6""").to_arrow_table()
+    result = shares_kernel(flows, names, year=year, hs_revision=entry["hs_revision"])
+    pq.write_table(result, out)
+    elapsed = time.perf_counter() - start
+    print(f"# duckdb shares: {result.num_rows:,} rows in {elapsed:.2f} s", flush=True)
+    return elapsed
+
+
+def spark_shares(spark, year: int, lines: pa.Table, names: pa.Table, out: Path) -> float:
+    from chokehold.analysis.spark import run_shares
+
+    start = time.perf_counter()
+    top = run_shares(spark, str(LAKE), [year], lines, names, output=str(out), top=50)
+    elapsed = time.perf_counter() - start
+    print(f"# spark shares: top {top.height} rows in {elapsed:.2f} s", flush=True)
+    return elapsed
+
+
 def bench(name: str, ours: float, base: float, peak_mb: float) -> None:
     print(f"BENCH {name} chokehold_s={ours:.2f} baseline_s={base:.2f} ratio={base / ours:.2f} "
           f"peak_mb={peak_mb:.0f}", flush=True)
@@ -152,6 +203,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=11_000_000)
     parser.add_argument("--years", type=int, default=3)
+    parser.add_argument("--only", choices=["screen", "shares"], help="one job (default both)")
     args = parser.parse_args()
     from chokehold.analysis.spark import local_session
 
@@ -169,12 +221,18 @@ def main() -> int:
     bench("spark_session_start", session_s, time.perf_counter() - start, mem.mb)
     try:
         for name, chosen in (("screen_spark_local", years[-1:]), ("screen_spark_local_3y", years)):
-            if name.endswith("3y") and len(years) < 3:
+            if (name.endswith("3y") and len(years) < 3) or args.only == "shares":
                 continue
             base = duckdb_path(chosen, names, WORK / f"{name}_duckdb.parquet")
             with TreeRss() as mem:
                 ours = spark_path(spark, chosen, names, WORK / name)
             bench(name, ours, base, mem.mb)
+        if args.only != "screen":
+            lines = share_lines()
+            base = duckdb_shares(years[-1], lines, names, WORK / "shares_duckdb.parquet")
+            with TreeRss() as mem:
+                ours = spark_shares(spark, years[-1], lines, names, WORK / "shares")
+            bench("shares_spark_local", ours, base, mem.mb)
     finally:
         spark.stop()
         shutil.rmtree(WORK, ignore_errors=True)

@@ -22,7 +22,9 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from chokehold.analysis.shares import Basis
 from chokehold.config import Settings, load_settings
 from chokehold.errors import ChokeholdError
 
@@ -54,8 +56,15 @@ def session(master: str | None, remote: str | None) -> Iterator[SparkSession]:
     if importlib.util.find_spec("pyspark") is None:
         raise engine.SparkEngineError("the Spark engine needs pyspark: pip install "
                                       "'chokehold[spark]' (or run where Spark provides it)")
+    if remote:
+        connected = engine.remote_session(remote)
+        try:
+            yield connected
+        finally:
+            connected.stop()  # this client's server-side session, not the server
+        return
     if not master:
-        yield engine.remote_session(remote) if remote else engine.active_session()
+        yield engine.active_session()
         return
     scratch = Path(tempfile.mkdtemp(prefix="chokehold-spark-"))
     started = None
@@ -92,23 +101,34 @@ def screen(settings: Settings, years: Sequence[int], *, master: str | None = Non
                                  importer=importer, dependent_only=dependent_only)
 
 
-def shares(settings: Settings, years: Sequence[int], output: str, *, master: str | None = None,
-           remote: str | None = None, lake: str | None = None, countries: str | None = None,
-           hs_revision: str | None = None) -> int:
-    """Partner shares and HHI per importer, commodity group (commodity_hs of the warehouse),
-    revision and year, all written as Parquet to ``output``; returns the number of rows."""
+def shares(settings: Settings, years: Sequence[int], *, output: str | None = None,
+           master: str | None = None, remote: str | None = None, lake: str | None = None,
+           countries: str | None = None, hs_revision: str | None = None,
+           commodity: str | None = None, importer: str | None = None,
+           basis: Basis = "value", top: int = 50) -> pl.DataFrame:
+    """Partner shares and HHI per importer, commodity group (commodity_hs of the warehouse;
+    one group if ``commodity``), revision and year on Spark, all written as Parquet to
+    ``output`` (if given); returns the first ``top`` rows (of ``importer``, if given)."""
     from chokehold.analysis import spark as engine
+    from chokehold.commodities import load_commodities, require_commodity
+    from chokehold.countries import resolve_iso3
 
     lake = lake or engine.lake_uri(settings)
     engine.require_local_lake(lake)
     lines = engine.commodity_lines_from_warehouse(settings.warehouse)
+    if commodity:
+        require_commodity(load_commodities(settings.commodities_file), commodity)
+        lines = lines.filter(pc.equal(lines.column("commodity_id"), commodity))
+        if lines.num_rows == 0:
+            raise ChokeholdError(f"commodity {commodity!r} has no HS6 lines in the warehouse's "
+                                 "commodity_hs")
     with session(master, remote) as spark:
-        files = engine.lake_files(spark, lake, years, hs_revision)
-        with engine.engine_errors("computing shares"):
-            result = engine.import_shares(engine.lake_flows(spark, files), lines,
-                                          _names(spark, settings, countries))
-            engine.write_result(spark, result, output)
-            return spark.read.parquet(output).count()
+        names = _names(spark, settings, countries)
+        if importer:
+            importer = resolve_iso3(importer, set(names.column("iso3").to_pylist()))
+        return engine.run_shares(spark, lake, years, lines, names, output=output,
+                                 hs_revision=hs_revision, importer=importer, basis=basis,
+                                 top=top)
 
 
 def _lake_options(command: argparse.ArgumentParser) -> None:
@@ -140,7 +160,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     share = commands.add_parser("shares", help="partner shares and HHI of every importer x "
                                 "commodity group x year, written as Parquet")
     _lake_options(share)
-    share.add_argument("--output", required=True, help="Parquet folder (any URI)")
+    share.add_argument("--output", help="write the full result as Parquet here (any URI)")
+    share.add_argument("--commodity", help="only this commodity group")
+    share.add_argument("--importer", help="only this importer's rows are printed (ISO3)")
+    share.add_argument("--basis", choices=["value", "qty"], default="value")
+    share.add_argument("--top", type=int, default=50, help="rows to print")
     args = parser.parse_args(argv)
     if args.command == "path":
         print(Path(__file__).resolve())
@@ -150,11 +174,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings, years = load_settings(warehouse=args.warehouse), parse_years(args.years)
         if args.command == "shares":
-            written = shares(settings, years, args.output, **where)
-            print(f"{written} rows written to {args.output}")
-            return 0
-        rows = screen(settings, years, output=args.output, top=args.top,
-                      importer=args.importer, dependent_only=args.dependent_only, **where)
+            rows = shares(settings, years, output=args.output, commodity=args.commodity,
+                          importer=args.importer, basis=args.basis, top=args.top, **where)
+        else:
+            rows = screen(settings, years, output=args.output, top=args.top,
+                          importer=args.importer, dependent_only=args.dependent_only,
+                          **where)
     except ChokeholdError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

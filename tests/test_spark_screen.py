@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -73,13 +76,81 @@ def countries() -> pa.Table:
                      "iso3": pa.array(list(CODES.values()), pa.string())})
 
 
-@pytest.fixture(scope="session")
-def spark(tmp_path_factory: pytest.TempPathFactory):
-    """One local[2] session for every Spark test (1 GB driver, 4 shuffle partitions, UI off)."""
+def _require_java() -> None:
     version = spark_engine.java_version()
     if version is None or version < spark_engine.MIN_JAVA:
         pytest.skip(f"Spark needs Java {spark_engine.MIN_JAVA}+; found "
                     f"{'none' if version is None else version} (JAVA_HOME or PATH)")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class ConnectServer:
+    """A real Spark Connect server (pyspark's own SparkConnectServer, local[2]) on a free
+    loopback port, started with spark-submit as its own process."""
+
+    def __init__(self, scratch: Path) -> None:
+        import pyspark
+
+        home = Path(pyspark.__file__).parent
+        self.port, self.log = _free_port(), scratch / "connect-server.log"
+        env = {**os.environ, "SPARK_HOME": str(home), "PYSPARK_PYTHON": sys.executable,
+               "SPARK_LOCAL_IP": "127.0.0.1"}
+        conf = {"spark.connect.grpc.binding.address": "127.0.0.1",
+                "spark.connect.grpc.binding.port": str(self.port),
+                "spark.sql.shuffle.partitions": "4", "spark.sql.session.timeZone": "UTC",
+                "spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false",
+                "spark.local.dir": str(scratch),
+                "spark.driver.extraJavaOptions": f"-Djava.io.tmpdir={scratch}"}
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                [str(home / "bin" / "spark-submit"), "--master", "local[2]", "--driver-memory",
+                 "1g", "--class", "org.apache.spark.sql.connect.service.SparkConnectServer",
+                 *(a for k, v in conf.items() for a in ("--conf", f"{k}={v}"))],
+                cwd=scratch, env=env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True)
+
+    def url(self, timeout_s: float = 180) -> str:
+        """``sc://127.0.0.1:PORT`` once the server accepts connections."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"the Spark Connect server exited ({self.process.returncode}): "
+                            + self.log.read_text()[-2000:])
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return f"sc://127.0.0.1:{self.port}"
+            except OSError:
+                time.sleep(0.5)
+        pytest.fail(f"no Spark Connect server on port {self.port} after {timeout_s} s")
+
+    def stop(self) -> None:
+        os.killpg(self.process.pid, signal.SIGTERM)  # spark-submit and its JVM, started here
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+@pytest.fixture(scope="session")
+def connect_server(tmp_path_factory: pytest.TempPathFactory):
+    """One Spark Connect server for the --remote tests."""
+    _require_java()
+    server = ConnectServer(tmp_path_factory.mktemp("connect"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory: pytest.TempPathFactory, connect_server: ConnectServer):
+    """One local[2] session for every Spark test (1 GB driver, 4 shuffle partitions, UI off).
+    It asks for the Connect server only so that the server's JVM boots meanwhile."""
+    _require_java()
     session = spark_engine.local_session("local[2]", local_dir=tmp_path_factory.mktemp("spark"))
     yield session
     session.stop()
@@ -327,3 +398,124 @@ def test_import_shares_on_spark_equal_the_warehouse_path(spark, lake: tuple[Path
     assert main(["shares", "--years", "2031-2032", "--input", str(lake[0]), "--warehouse",
                  str(loaded), "--output", str(out)]) == 0
     assert pl.read_parquet(out / "*.parquet").sort(got.columns).equals(got.sort(got.columns))
+
+
+SHARE_KEYS = ("period", "reporter_iso3", "commodity", "partner_iso3")
+
+
+def assert_same_shares(got: list[dict], want: list[dict]) -> None:
+    """The same rows (period, importer, group, partner); value, quantity, share and HHI within
+    1e-12 relative; basis, months and source equal."""
+    def keyed(rows: list[dict]) -> dict:
+        return {tuple(r[k] for k in SHARE_KEYS): r for r in rows}
+
+    got_rows, want_rows = keyed(got), keyed(want)
+    assert sorted(got_rows) == sorted(want_rows) and len(got_rows) == len(got)
+    for key, row in want_rows.items():
+        for column in ("value_usd", "qty", "share", "hhi"):
+            a, b = got_rows[key][column], row[column]
+            assert (a is None) == (b is None), (key, column)
+            if b is not None:
+                assert a == pytest.approx(b, rel=1e-12, abs=0), (key, column)
+        assert [got_rows[key][c] for c in ("basis", "months", "source")] == \
+            [row[c] for c in ("basis", "months", "source")]
+
+
+def _duckdb_shares(capsys: pytest.CaptureFixture[str], loaded: Path, *args: str) -> list[dict]:
+    """trade shares on the warehouse (the DuckDB/Polars path), sample years only."""
+    from tests.helpers import run_cli
+
+    done = run_cli(capsys, "-w", str(loaded), "trade", "shares", "--revision", "HS17",
+                   "--format", "json", *args)
+    assert done.exit_code == 0, done.stderr
+    return [r for r in json.loads(done.stdout) if r["period"][:4] in ("2031", "2032")]
+
+
+def test_cli_shares_engine_spark_equal_the_duckdb_path(spark, lake: tuple[Path, dict],
+                                                       loaded: Path, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]):
+    """chokehold trade shares --engine spark (the share kernel per importer bucket, in the
+    test's session) prints what trade shares prints on the warehouse, on value and on quantity;
+    --output holds every importer x group x year."""
+    from tests.helpers import run_cli
+
+    for basis in ("value", "qty"):
+        want = _duckdb_shares(capsys, loaded, "-i", "JPN", "-c", "gallium", "--basis", basis)
+        assert len(want) > 5
+        out = tmp_path / f"shares-{basis}"
+        done = run_cli(capsys, "-w", str(loaded), "trade", "shares", "--engine", "spark",
+                       "--years", "2031-2032", "--input", str(lake[0]), "--revision", "HS17",
+                       "-i", "Japan", "-c", "gallium", "--basis", basis, "--top", "1000",
+                       "--result", str(out), "--format", "json")
+        assert done.exit_code == 0, done.stderr
+        got = json.loads(done.stdout)
+        assert {r["hs_revision"] for r in got} == {"HS17"}
+        assert_same_shares(got, want)
+        written = pl.read_parquet(out / "*.parquet")
+        assert set(written["commodity_id"]) == {"gallium"}
+        assert written["importer_iso3"].n_unique() == len(CODES)  # every importer is written
+    done = run_cli(capsys, "-w", str(loaded), "trade", "shares", "--engine", "spark",
+                   "--years", "2031", "--input", str(lake[0]), "--freq", "monthly")
+    assert done.exit_code == 2 and "drop --source and --freq" in done.stderr
+    done = run_cli(capsys, "-w", str(loaded), "trade", "shares", "--engine", "spark",
+                   "--years", "2031", "--input", str(lake[0]), "-c", "unobtainium")
+    assert done.exit_code == 2 and "unobtainium" in done.stderr
+
+
+def _chokehold(*args: str) -> subprocess.CompletedProcess:
+    """The chokehold command in its own process (a Connect client changes pyspark's mode for
+    the whole process, so it cannot share one with the local session)."""
+    return subprocess.run([str(Path(sys.executable).parent / "chokehold"), *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_spark_connect_equals_the_duckdb_path(connect_server: ConnectServer,
+                                              lake: tuple[Path, dict], loaded: Path,
+                                              tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]):
+    """--remote sc://127.0.0.1:PORT to a real Spark Connect server: the kernels run there
+    (applyInArrow under Connect) and the rows equal the DuckDB path's, screen and shares."""
+    url = connect_server.url()
+    out = tmp_path / "screen"
+    done = _chokehold("-w", str(loaded), "trade", "screen", "--engine", "spark", "--remote", url,
+                      "--years", "2031-2032", "--input", str(lake[0]), "--output", str(out),
+                      "--top", "5", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    with open_warehouse(loaded, read_only=True) as con:
+        want = pl.concat([dependence.global_screen(con, year, hs_revision=rev)
+                          for rev, year in PARTITIONS])
+    assert_same_rows(pl.read_parquet(out / "*.parquet"), want)
+    assert (out / "_SUCCESS").exists() and not list(tmp_path.glob("screen.tmp-*"))
+    top = want.sort(["imports_usd", "importer_iso3", "hs_code", "year", "hs_revision"],
+                    descending=[True, False, False, False, False]).head(5)
+    assert [(r["year"], r["hs_revision"], r["importer_iso3"], r["hs_code"], r["top_supplier"])
+            for r in json.loads(done.stdout)] == \
+        top.select(*KEYS, "top_supplier").rows()
+    done = _chokehold("-w", str(loaded), "trade", "shares", "--engine", "spark", "--remote", url,
+                      "--years", "2031-2032", "--input", str(lake[0]), "--revision", "HS17",
+                      "-i", "KOR", "-c", "germanium", "--top", "1000", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    assert_same_shares(json.loads(done.stdout),
+                       _duckdb_shares(capsys, loaded, "-i", "KOR", "-c", "germanium"))
+
+
+def test_remote_nobody_listens_on(lake: tuple[Path, dict], loaded: Path, tmp_path: Path,
+                                  capsys: pytest.CaptureFixture[str]):
+    """A --remote where no server listens: one line, exit 4, at once (the Connect client alone
+    would retry for ten minutes), nothing under --output; a URL that is not sc://: exit 2."""
+    from tests.helpers import run_cli
+
+    out = tmp_path / "out"
+    url = f"sc://127.0.0.1:{_free_port()}"
+    for command, result in (("screen", "--output"), ("shares", "--result")):
+        done = run_cli(capsys, "-w", str(loaded), "trade", command, "--engine", "spark",
+                       "--remote", url, "--years", "2031", "--input", str(lake[0]),
+                       result, str(out))
+        assert done.exit_code == 4, done.stderr
+        assert done.stderr.strip().count("\n") == 0
+        assert f"no Spark Connect server at {url}" in done.stderr
+        assert not out.exists() and not list(tmp_path.glob("out.tmp-*"))
+    done = run_cli(capsys, "-w", str(loaded), "trade", "screen", "--engine", "spark",
+                   "--remote", "http://127.0.0.1:15002", "--years", "2031",
+                   "--input", str(lake[0]))
+    assert done.exit_code == 2 and "expected a Spark Connect URL" in done.stderr

@@ -77,18 +77,67 @@ def _commodity_flows(ctx: typer.Context, con: duckdb.DuckDBPyConnection, commodi
                                 prefer=settings_of(ctx).hs_revision, **where)
 
 
+class Engine(str, Enum):
+    duckdb = "duckdb"
+    spark = "spark"
+
+
+ENGINE = typer.Option(help="duckdb (the warehouse) or spark (the lake's Parquet files; "
+                      "docs/spark.md).")
+MASTER = typer.Option(help="Spark: start a session, e.g. 'local[2]'.")
+REMOTE = typer.Option(help="Spark Connect URL, sc://HOST:15002.")
+LAKE = typer.Option("--input", help="Spark: the lake URI.")
+SPARK_OUTPUT = typer.Option(help="Spark: write all rows as Parquet here.")
+COUNTRIES = typer.Option(help="Spark: BACI country_codes CSV for names (default: the "
+                         "warehouse's).")
+
+
 def shares(
     ctx: typer.Context,
-    importer: Annotated[str, IMPORTER],
-    commodity: Annotated[str, COMMODITY],
+    importer: Annotated[str | None, IMPORTER] = None,
+    commodity: Annotated[str | None, COMMODITY] = None,
     freq: Annotated[Freq, typer.Option(help="annual, monthly or rolling12.")] = Freq.annual,
     source: Annotated[Source, SOURCE] = Source.baci,
     basis: Annotated[Basis, typer.Option(help="Shares of value (USD) or quantity (t).")
                      ] = Basis.value,
     revision: Annotated[str | None, REVISION] = None,
     fmt: Annotated[OutputFormat, FORMAT_OPTION] = OutputFormat.table,
+    engine: Annotated[Engine, ENGINE] = Engine.duckdb,
+    years: Annotated[str | None, typer.Option(help="Spark: the years, e.g. 1995-2024.")] = None,
+    top: Annotated[int, typer.Option(min=1, help="Spark: rows to show.")] = 50,
+    master: Annotated[str | None, MASTER] = None,
+    remote: Annotated[str | None, REMOTE] = None,
+    lake: Annotated[str | None, LAKE] = None,
+    result: Annotated[str | None, typer.Option(
+        help="Spark: write all rows as Parquet here (any URI; --output stays the listing's "
+        "file).")] = None,
+    countries: Annotated[str | None, COUNTRIES] = None,
 ) -> None:
-    """Each partner's share of an importer's imports of a commodity group, with the HHI."""
+    """Each partner's share of an importer's imports of a commodity group, with the HHI. With
+    --engine spark: every importer x commodity group x year of the lake's BACI files (--importer
+    and --commodity narrow it), all rows written to --result, the first --top shown."""
+    if engine is Engine.spark:
+        from chokehold import spark
+
+        if source is not Source.baci or freq is not Freq.annual:
+            raise ChokeholdError("--engine spark computes annual shares from the lake's BACI "
+                                 "files: drop --source and --freq")
+        table = spark.shares(settings_of(ctx), spark.parse_years(years or ""), output=result,
+                             master=master, remote=remote, lake=lake, countries=countries,
+                             hs_revision=revision, commodity=commodity, importer=importer,
+                             basis=basis.value, top=top)
+        emit(table.select(pl.date(pl.col("year"), 1, 1).alias("period"),
+                          pl.col("importer_iso3").alias("reporter_iso3"),
+                          pl.col("commodity_id").alias("commodity"), "partner_iso3", "value_usd",
+                          "qty", "share", "hhi", pl.lit(basis.value).alias("basis"),
+                          pl.lit(12, pl.Int32).alias("months"), pl.lit("baci").alias("source"),
+                          "hs_revision"), fmt, title=f"Import shares {years} (spark, {basis.value})")
+        return
+    if importer is None or commodity is None:
+        missing = "'--importer' / '-i'" if importer is None else "'--commodity' / '-c'"
+        raise typer.BadParameter("required without --engine spark (which computes every "
+                                 "importer and commodity group at once)", ctx=ctx,
+                                 param_hint=missing)
     with open_read(ctx) as con:
         iso3 = _importer(con, importer, source.value)
         flows = _commodity_flows(ctx, con, commodity, revision, source=source.value,
@@ -123,11 +172,6 @@ def _year_range(text: str) -> list[int]:
     return years
 
 
-class Engine(str, Enum):
-    duckdb = "duckdb"
-    spark = "spark"
-
-
 def screen(
     ctx: typer.Context,
     year: Annotated[int | None, typer.Option(help="Year to screen.")] = None,
@@ -142,17 +186,12 @@ def screen(
     dependent_only: Annotated[bool, typer.Option(
         "--dependent-only", help="Only lines flagged as dependencies.")] = False,
     fmt: Annotated[OutputFormat, FORMAT_OPTION] = OutputFormat.table,
-    engine: Annotated[Engine, typer.Option(help="duckdb (the warehouse) or spark (the lake's "
-                                           "Parquet files; docs/spark.md).")] = Engine.duckdb,
-    master: Annotated[str | None, typer.Option(help="Spark: start a session, e.g. 'local[2]'.")
-                      ] = None,
-    remote: Annotated[str | None, typer.Option(help="Spark Connect URL, sc://HOST:15002.")
-                      ] = None,
-    lake: Annotated[str | None, typer.Option("--input", help="Spark: the lake URI.")] = None,
-    output: Annotated[str | None, typer.Option(help="Spark: write all rows as Parquet here.")
-                      ] = None,
-    countries: Annotated[str | None, typer.Option(
-        help="Spark: BACI country_codes CSV for names (default: the warehouse's).")] = None,
+    engine: Annotated[Engine, ENGINE] = Engine.duckdb,
+    master: Annotated[str | None, MASTER] = None,
+    remote: Annotated[str | None, REMOTE] = None,
+    lake: Annotated[str | None, LAKE] = None,
+    output: Annotated[str | None, SPARK_OUTPUT] = None,
+    countries: Annotated[str | None, COUNTRIES] = None,
 ) -> None:
     """Every importer x HS6 line of a year: HHI, top supplier, EC SWD(2021) 352 flags
     (HHI > 0.4; imports > 50% of demand where known; imports / own exports > 1). Without

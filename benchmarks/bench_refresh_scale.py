@@ -119,6 +119,7 @@ def main() -> int:
     files = year_files(args.rows, args.years)
     work = SCRATCH / "work"
     shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)  # the CLI builds a warehouse only in an existing folder
     warehouse = work / "warehouse.duckdb"
     env = {**os.environ, "CHOKEHOLD_WAREHOUSE": str(warehouse),
            "CHOKEHOLD_CONFIG": str(work / "none.toml")}

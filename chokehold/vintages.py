@@ -423,6 +423,12 @@ def _merge_periods(found: pl.DataFrame, extra: list[dict[str, Any]]) -> pl.DataF
         pl.col("rows").sum()).sort("dataset", "series")
 
 
+def _halve(limit: str) -> str:
+    """Half a DuckDB memory limit as DuckDB prints it ('1.8 GiB' -> '0.9GiB')."""
+    amount, unit = limit.split()
+    return f"{float(amount) / 2:g}{unit}"
+
+
 def diff_folders(old: Path, new: Path, tolerance: float, *,
                  memory_limit: str | None = None) -> VintageDiff:
     """Compare two vintages (see ``diff_vintages``), partitions first: a dataset whose digests
@@ -432,7 +438,11 @@ def diff_folders(old: Path, new: Path, tolerance: float, *,
     old_manifest, new_manifest = read_manifest(old), read_manifest(new)
     con = _quiet(duckdb.connect(":memory:"))
     if memory_limit:
+        # Half the cap: a refresh diffs beside its own warehouse connection (same cap), and
+        # both must fit under it together (a first BACI year's full compare peaked at 2.1 GB).
         con.execute(f"SET memory_limit = '{memory_limit}'")
+        half = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        con.execute(f"SET memory_limit = '{_halve(half)}'")
     parts = _changed_parts(old_manifest, new_manifest)
     counts, periods = {"added": 0, "removed": 0}, []
     if parts is not None:

@@ -128,8 +128,9 @@ def _file_problem(con: duckdb.DuckDBPyConnection, lake_dir: Path, tmp: Path,
     """(field, message) of the first rule a written partition breaks, or, when none does,
     its (rows, row digest).
 
-    One scan for the spec's rules, the codes, the row digest and a count of distinct keys
-    (packed into one BIGINT: countries below 2^16, lines below 2^20) for "one row per key".
+    One DuckDB scan for the spec's rules, the codes and the row digest; "one row per key" is
+    a count of distinct keys (packed into one BIGINT: countries below 2^16, lines below 2^20)
+    in polars, whose hash set counts 11 M keys faster than DuckDB's ``count(DISTINCT)``.
     """
     source = lake.read_sql(lake_dir, tmp.relative_to(lake_dir))
     codes = "SELECT code FROM baci_countries"
@@ -153,15 +154,16 @@ def _file_problem(con: duckdb.DuckDBPyConnection, lake_dir: Path, tmp: Path,
                       "HS code not in the release's product codes"))
     found = con.execute("SELECT " + ", ".join(f"bool_or(coalesce({cond}, FALSE))"
                                               for _, cond, _ in rules)
-                        + ", count(*), count(DISTINCT (CAST(importer_code AS BIGINT) << 36) | "
-                          "(CAST(exporter_code AS BIGINT) << 20) | CAST(hs6 AS BIGINT)), "
-                          f"coalesce(bit_xor(hash(t)), 0) FROM ({source}) t").fetchall()[0]
+                        + f", count(*), coalesce(bit_xor(hash(t)), 0) FROM ({source}) t"
+                        ).fetchall()[0]
     for (field, _, message), bad in zip(rules, found):
         if bad:
             return field, message
-    if found[-3] != found[-2]:
+    keys = con.sql("SELECT (CAST(importer_code AS BIGINT) << 36) | (CAST(exporter_code AS "
+                       f"BIGINT) << 20) | CAST(hs6 AS BIGINT) AS k FROM ({source})").pl()
+    if keys["k"].n_unique() != found[-2]:  # polars' hash set: 2-3x DuckDB's
         return "hs6", "the same year, exporter, importer and HS code appear twice"
-    return int(found[-3]), f"{int(found[-1]):016x}"
+    return int(found[-2]), f"{int(found[-1]):016x}"
 
 
 def load_years(con: duckdb.DuckDBPyConnection, hs_revision: str, vintage: str,
@@ -178,11 +180,18 @@ def load_years(con: duckdb.DuckDBPyConnection, hs_revision: str, vintage: str,
     started = datetime.now(UTC).replace(tzinfo=None)
     written: dict[int, Path] = {}
     counted: dict[int, tuple[int, str]] = {}
+    ordered = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
     try:
         for year, select in years.items():
             part = lake.part_dir("baci_flows", hs_revision=hs_revision, year=year)
-            written[year] = lake.write_temp(con, lake_dir, part,
-                                            f"SELECT {LAKE_COLUMNS} FROM ({select})")
+            # Row order is no part of a partition (its digest ignores it): without it DuckDB
+            # parses and writes in parallel, about 40% faster at 11 M rows.
+            con.execute("SET preserve_insertion_order = false")
+            try:
+                written[year] = lake.write_temp(con, lake_dir, part,
+                                                f"SELECT {LAKE_COLUMNS} FROM ({select})")
+            finally:
+                con.execute(f"SET preserve_insertion_order = {str(ordered).lower()}")
             found = _file_problem(con, lake_dir, written[year], products)
             if isinstance(found[0], str):
                 if diagnose is not None:
@@ -242,9 +251,12 @@ COUNTRY_FILE = re.compile(r"country_codes_(V\d{6}[a-z]?)\.csv$")
 PRODUCT_FILE = re.compile(r"product_codes_(HS\d\d)_(V\d{6}[a-z]?)\.csv$")
 BACI_COLUMNS = ("t", "i", "j", "k", "v", "q")
 BULK_TYPES = {"t": "INTEGER", "i": "USMALLINT", "j": "USMALLINT", "k": "UINTEGER",
-              "v": "DOUBLE", "q": "VARCHAR"}
-"""How the load reads a year file: countries and HS lines straight as the numbers baci_flows
-stores (a value that is not one fails the read, and ``diagnose_bulk`` names it)."""
+              "v": "DOUBLE", "q": "DOUBLE"}
+"""How the load reads a year file: every field straight as the number baci_flows stores (a
+value that is not one fails the read, and ``diagnose_bulk`` names it)."""
+QTY_NULLS = ("", "NA", *(" " * n + "NA" for n in range(1, 14)))
+"""BACI's missing quantity: NA, right-aligned in its column (``           NA``), or empty. The
+typed read takes these as NULL; a file with other padding is read again with q as text."""
 DIAGNOSE_TYPES = dict.fromkeys(BACI_COLUMNS, "VARCHAR")
 
 
@@ -350,11 +362,12 @@ def _sql_list(paths: Sequence[Path]) -> str:
 
 
 def _csv(paths: Sequence[Path], types: dict[str, str], parallel: bool = True,
-         filename: bool = True) -> str:
+         filename: bool = True, nullstr: Sequence[str] = ("",)) -> str:
     cols = "{" + ", ".join(f"'{k}': '{v}'" for k, v in types.items()) + "}"
+    nulls = "[" + ", ".join(f"'{n}'" for n in nullstr) + "]"
     return (f"read_csv({_sql_list(paths)}, header = true, auto_detect = false, delim = ',', "
             f"quote = '\"', columns = {cols}, strict_mode = true, filename = {str(filename).lower()}, "
-            f"parallel = {str(parallel).lower()})")
+            f"parallel = {str(parallel).lower()}, nullstr = {nulls})")
 
 
 def _stage_codes(con: duckdb.DuckDBPyConnection, files: BulkFiles) -> None:
@@ -377,20 +390,27 @@ def _stage_codes(con: duckdb.DuckDBPyConnection, files: BulkFiles) -> None:
             WHERE TRY_CAST(trim(code) AS UINTEGER) IS NOT NULL""")
 
 
-def bulk_year(path: Path, year: int) -> str:
+def bulk_year(path: Path, year: int, typed_qty: bool = True) -> str:
     """One year file as baci_flows rows, in one typed DuckDB read (no join: countries stay
     BACI codes, which the load checks against country_codes).
 
     A row of another year comes out without importer (the check refuses it); a quantity that
     is neither a number nor NA raises. ``diagnose_bulk`` then names the file and line.
+    ``typed_qty`` reads q as a number (NA in ``QTY_NULLS``), a third cheaper than parsing it
+    from text; without it, q is text and any padding of NA is accepted.
     """
+    if typed_qty:
+        return f"""
+        SELECT CASE WHEN r.t = {int(year)} THEN r.j END AS importer_code, r.i AS exporter_code,
+               r.k AS hs6, r.v * 1000.0 AS value_usd, r.q AS qty
+        FROM {_csv([path], BULK_TYPES, filename=False, nullstr=QTY_NULLS)} r"""
     return f"""
         SELECT CASE WHEN r.t = {int(year)} THEN r.j END AS importer_code, r.i AS exporter_code,
                r.k AS hs6, r.v * 1000.0 AS value_usd,
                coalesce(TRY_CAST(ltrim(r.q) AS DOUBLE),
                         CASE WHEN nullif(trim(r.q), 'NA') IS NOT NULL
                              THEN error('quantity is not a number') END) AS qty
-        FROM {_csv([path], BULK_TYPES, filename=False)} r"""
+        FROM {_csv([path], {**BULK_TYPES, "q": "VARCHAR"}, filename=False)} r"""
 
 
 SIX_DIGITS = "CASE WHEN length(trim(r.k)) < 6 THEN lpad(trim(r.k), 6, '0') ELSE trim(r.k) END"
@@ -477,13 +497,22 @@ def load_bulk(con: duckdb.DuckDBPyConnection, paths: Sequence[Path]) -> list[Loa
             codes = con.sql("SELECT 'baci' AS scheme, code, iso3, name FROM _baci_countries").pl()
             codes_load = Load("country_codes", codes, SOURCE_ID, files.version,
                               files.country_codes)
-        selects = {int(BULK_FILE.search(p.name).group(2)): bulk_year(p, int(
-            BULK_FILE.search(p.name).group(2))) for p in files.years}
-        try:
-            return load_years(con, files.hs_revision, vintage, selects, origin=origin,
-                              sha256=digest, codes_load=codes_load,
+        years = {int(BULK_FILE.search(p.name).group(2)): p for p in files.years}
+
+        def load(typed_qty: bool) -> list[LoadResult]:
+            return load_years(con, files.hs_revision, vintage,
+                              {y: bulk_year(p, y, typed_qty) for y, p in years.items()},
+                              origin=origin, sha256=digest, codes_load=codes_load,
                               products=files.product_codes is not None,
                               diagnose=lambda: diagnose_bulk(con, files))
+
+        try:
+            try:
+                return load(typed_qty=True)
+            except duckdb.Error:
+                diagnose_bulk(con, files)  # a bad row: its file and line
+                con.execute("DROP TABLE IF EXISTS _baci_bulk")
+                return load(typed_qty=False)  # else q's NA padded otherwise: q read as text
         except duckdb.Error as exc:
             try:
                 diagnose_bulk(con, files)

@@ -167,6 +167,23 @@ def test_lines_written_without_their_leading_zero_read_back_as_six_digits(
         ("CHN", "010121", 4000.0), ("VNM", "010121", 2000.0)]
 
 
+def test_quantities_read_alike_typed_or_as_text(warehouse_copy: Path, tmp_path: Path):
+    """The fast read takes q as a number (NA as in QTY_NULLS); NA padded otherwise, which it
+    refuses, sends the load to the text read: the same rows either way."""
+    padded = " " * 20 + "NA"
+    assert padded not in baci.QTY_NULLS
+    for name, na in (("typed", "           NA"), ("text", padded)):
+        paths = write_release(tmp_path / name, y2023=(
+            f"t,i,j,k,v,q\n2023,156,392,280530,1200,{na}\n2023,704,392,280530,300, 5.5\n"
+            "2023,156,842,850511,7,\n2023,490,392,284690,2,NA\n"))
+        with open_warehouse(warehouse_copy) as con:
+            baci.refresh(con, None, path=paths)
+        got = baci_hs17(warehouse_copy).filter(pl.col("period") == date(2023, 1, 1))
+        assert got.select("reporter_iso3", "partner_iso3", "value_usd", "qty").rows() == [
+            ("JPN", "CHN", 1200000.0, None), ("JPN", "TWN", 2000.0, None),
+            ("JPN", "VNM", 300000.0, 5.5), ("USA", "CHN", 7000.0, None)], name
+
+
 def test_truncated_csv_and_zip_are_refused(warehouse_copy: Path, tmp_path: Path):
     paths = write_release(tmp_path / "rel", y2023=Y2023[:-7])  # cut inside the last row
     with open_warehouse(warehouse_copy) as con, pytest.raises(DataError, match="truncated"):

@@ -290,6 +290,7 @@ def test_two_hs_revisions_side_by_side(warehouse_copy: Path, tmp_path: Path,
 KILL_POINTS = ("written", "sealed", "publish", "current")
 
 
+@pytest.mark.slow  # a fault run: a refresh killed at each point
 @pytest.mark.parametrize("point", KILL_POINTS)
 def test_sigkill_while_partitions_are_written_or_the_catalog_commits(
         built_warehouse: Path, tmp_path: Path, point: str) -> None:

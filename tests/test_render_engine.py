@@ -138,6 +138,7 @@ def test_failed_document_leaves_no_output(renderer, scratch) -> None:
     assert not list(renderer.out_dir.glob("fails*")) and not list(renderer.out_dir.glob(".*"))
 
 
+@pytest.mark.slow  # renders documents end to end
 def test_formats_are_published_together_or_not_at_all(renderer, scratch, monkeypatch) -> None:
     real = convert_module.convert
     previous = renderer.out_dir / "good.html"
@@ -162,6 +163,7 @@ def test_formats_are_published_together_or_not_at_all(renderer, scratch, monkeyp
     assert [p.name for p in result.outputs] == ["good.html", "good.pdf"]
 
 
+@pytest.mark.slow  # renders documents end to end
 def test_batch_continues_past_a_failed_document(renderer, scratch) -> None:
     jobs = [renderer.prepare(Job(str(scratch / "reports" / name), formats=["html"]))
             for name in ("fails.qmd", "good.qmd")]

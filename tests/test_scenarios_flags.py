@@ -332,6 +332,7 @@ def test_backtest_years_and_month_weights():
     assert graphite.sum() == pytest.approx(12) and graphite[0] == 0 and graphite[12] == 1
 
 
+@pytest.mark.slow  # a scenario run per measure, importer and year
 def test_backtest_covers_three_measures_with_errors(built_warehouse: Path):
     result = CliRunner().invoke(app, ["--warehouse", str(built_warehouse), "scenario",
                                       "backtest", "--draws", "1000", "--format", "json"])

@@ -216,25 +216,12 @@ def reroute_signal(shares: pl.DataFrame, control_date: date, supplier: str = "CH
     return out.sort("third_country", "partner_iso3")
 
 
-SCREEN_BACI = """SELECT importer_code AS importer, exporter_code AS exporter, hs6 AS hs, value_usd AS v
-FROM baci_flows WHERE batch = $batch"""
-"""A BACI year straight from its storage table, countries as BACI's numeric codes."""
-SCREEN_REPORTED = """SELECT reporter_iso3 AS importer, partner_iso3 AS exporter,
-       CAST(left(hs_code, 6) AS UINTEGER) AS hs, sum(value_usd) AS v
-FROM trade_flows WHERE source = $source AND hs_revision = $rev AND flow = 'import' AND freq = 'A'
-  AND period = make_date($year, 1, 1)
-GROUP BY ALL"""
-"""A reported year, national lines (8-10 digits) summed to their six digits."""
-
-
 def _screen_revision(con: duckdb.DuckDBPyConnection, source: str, year: int,
                      hs_revision: str | None, prefer: str | None = None) -> str:
     """The HS revision to screen: the one given, else ``choose_revision`` of the year's."""
-    revisions = [r[0] for r in con.execute(
-        "SELECT hs_revision FROM baci_batches WHERE year = ?" if source == "baci" else
-        "SELECT DISTINCT hs_revision FROM trade_flows WHERE source = ? AND flow = 'import' "
-        "AND period = make_date(?, 1, 1) AND freq = 'A'",
-        [year] if source == "baci" else [source, year]).fetchall()]
+    from chokehold.analysis import read
+
+    revisions = read.screen_revisions(con, source, year)
     if not revisions:
         raise ChokeholdError(f"no {source} trade for {year} in the warehouse")
     return hs_revision or choose_revision(revisions, prefer)
@@ -251,12 +238,11 @@ def _screen_rows(con: duckdb.DuckDBPyConnection, source: str, year: int, revisio
                  ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The year's flows (importer, exporter, hs, v), one row per importer, exporter and HS6
     line, countries as small integer codes; and the codes' names (code, iso3)."""
+    from chokehold.analysis import read
+
     if source == "baci":
-        batch = con.execute("SELECT batch FROM baci_batches WHERE hs_revision = ? AND year = ?",
-                            [revision, year]).fetchall()
-        rows = con.sql(SCREEN_BACI, params={"batch": batch[0][0] if batch else None}).pl()
-        return rows, con.sql("SELECT code, iso3 FROM baci_countries").pl()
-    rows = con.sql(SCREEN_REPORTED, params={"source": source, "rev": revision, "year": year}).pl()
+        return read.baci_screen_rows(con, revision, year)
+    rows = read.reported_screen_rows(con, source, revision, year)
     names = pl.concat([rows["importer"], rows["exporter"]]).unique().sort()
     codes = pl.Series(range(len(names)), dtype=pl.UInt16)
     rows = rows.with_columns(pl.col(side).replace_strict(names, codes)

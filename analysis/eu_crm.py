@@ -97,7 +97,7 @@ def load_params(data_dir: Path) -> EuCrmParams:
 def trade_factors(periods: pl.DataFrame, params: EuCrmParams, as_of: date) -> pl.DataFrame:
     """The factor each issuer's measures in force on ``as_of`` give per commodity and scope.
 
-    ``periods``: risk_inputs.control_periods rows. Returns supplier_iso3, commodity,
+    ``periods``: read.control_periods rows. Returns supplier_iso3, commodity,
     scope ('all' or an importer ISO3), factor, control_id, licence_level, document_number: one
     row per supplier, commodity and scope, the measure with the highest factor.
     """

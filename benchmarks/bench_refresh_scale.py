@@ -2,7 +2,7 @@
 
 Builds the offline (embedded) warehouse, refreshes one small FX file on it (the baseline),
 then loads BACI-shaped years one by one (``chokehold refresh --source baci --path``; the
-year files come from bench_trade's generator, one per year) and, with three years loaded,
+year files come from baci_shaped's generator, one per year) and, with three years loaded,
 refreshes a small FX file again; then diffs the two newest vintages and, with five years
 loaded, screens them all (``chokehold trade screen --years``). Every step is a fresh CLI
 process, timed, its peak RSS read from ``wait4``. Prints
@@ -32,7 +32,7 @@ import duckdb
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-import bench_trade  # noqa: E402  (the BACI-shaped generator)
+import baci_shaped  # noqa: E402  (the BACI-shaped generator)
 
 SCRATCH = HERE / "_scratch" / "scale"
 FIRST_YEAR = 2019
@@ -59,9 +59,9 @@ def run(args: list[str], env: dict[str, str]) -> tuple[float, float]:
 
 def year_files(rows: int, years: int) -> list[Path]:
     """One BACI-shaped CSV per year: the generator's year, re-dated, values nudged."""
-    bench_trade.generate(rows)
+    baci_shaped.generate(rows)
     SCRATCH.mkdir(parents=True, exist_ok=True)
-    shutil.copy(bench_trade.COUNTRIES, SCRATCH / bench_trade.COUNTRIES.name)
+    shutil.copy(baci_shaped.COUNTRIES, SCRATCH / baci_shaped.COUNTRIES.name)
     out = []
     with duckdb.connect() as con:
         for k in range(years):
@@ -73,7 +73,7 @@ def year_files(rows: int, years: int) -> list[Path]:
             factor = 1 + k / 50
             con.execute(f"""COPY (
                 SELECT {year} AS t, i, j, k, round(CAST(v AS DOUBLE) * {factor}, 3) AS v, q
-                FROM read_csv('{bench_trade.DATA}', all_varchar = true))
+                FROM read_csv('{baci_shaped.DATA}', all_varchar = true))
                 TO '{target}' (HEADER, DELIMITER ',')""")
     return out
 

@@ -1,6 +1,6 @@
 """Benchmark: the global screen on Spark local mode vs the one-machine DuckDB path, same files.
 
-Generates full-scale BACI-shaped years (~11 million rows each) with bench_trade's generator and
+Generates full-scale BACI-shaped years (~11 million rows each) with baci_shaped's generator and
 writes them in the lake layout (``baci_flows/hs_revision=HS17/year=Y/<hash>.parquet`` and
 ``_current.json``; years after the first are the same triples with values redrawn). Then, on
 one and on three years:
@@ -29,62 +29,29 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-import threading
 import time
 from pathlib import Path
-from typing import Self
 
 import duckdb
-import psutil
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
-import bench_trade  # noqa: E402
+import baci_shaped  # noqa: E402
+from baci_shaped import PeakRss, bench  # noqa: E402
 
 from tests.lake import publish, write_partition  # noqa: E402
 
-LAKE = bench_trade.SCRATCH / "lake"
-WORK = bench_trade.SCRATCH / "spark_work"
-FIRST_YEAR = bench_trade.YEAR - 2
-
-
-class TreeRss:
-    """Peak resident memory of this process and all its descendants while a block runs."""
-
-    def __enter__(self) -> Self:
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def _sample(self) -> None:
-        me = psutil.Process()
-        while not self._stop.is_set():
-            total = 0
-            for proc in [me, *me.children(recursive=True)]:
-                try:
-                    total += proc.memory_info().rss
-                except psutil.Error:
-                    pass
-            self.peak = max(self.peak, total)
-            time.sleep(0.1)
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    @property
-    def mb(self) -> float:
-        return self.peak / 1e6
+LAKE = baci_shaped.SCRATCH / "lake"
+WORK = baci_shaped.SCRATCH / "spark_work"
+FIRST_YEAR = baci_shaped.YEAR - 2
 
 
 def build_lake(rows: int, n_years: int) -> list[int]:
-    """The lake of ``n_years`` HS17 years from bench_trade's BACI-shaped CSV (generated once)."""
-    bench_trade.generate(rows)
+    """The lake of ``n_years`` HS17 years from the BACI-shaped CSV (generated once)."""
+    baci_shaped.generate(rows)
     years = list(range(FIRST_YEAR, FIRST_YEAR + n_years))
     stamp = LAKE / f".built-{rows}-{n_years}"
     if stamp.exists():
@@ -99,7 +66,7 @@ def build_lake(rows: int, n_years: int) -> list[int]:
             SELECT CAST(i AS SMALLINT) AS exporter_code, CAST(j AS SMALLINT) AS importer_code,
                    CAST(k AS INTEGER) AS hs6, CAST({value} AS DOUBLE) AS value_usd,
                    TRY_CAST(trim(q) AS DOUBLE) AS qty
-            FROM read_csv('{bench_trade.DATA}', header = true,
+            FROM read_csv('{baci_shaped.DATA}', header = true,
                           types = {{'k': 'VARCHAR', 'q': 'VARCHAR'}})""").to_arrow_table()
         entries.append(write_partition(LAKE, "HS17", year, flows))
         print(f"# lake: HS17 {year}: {flows.num_rows:,} rows", flush=True)
@@ -112,7 +79,7 @@ def build_lake(rows: int, n_years: int) -> list[int]:
 def countries() -> pa.Table:
     """BACI code -> ISO3 from the generator's country_codes CSV."""
     table = duckdb.sql(f"SELECT CAST(country_code AS INTEGER) AS code, country_iso3 AS iso3 "
-                       f"FROM read_csv('{bench_trade.COUNTRIES}')").to_arrow_table()
+                       f"FROM read_csv('{baci_shaped.COUNTRIES}')").to_arrow_table()
     return table.cast(pa.schema([("code", pa.int32()), ("iso3", pa.string())]))
 
 
@@ -194,11 +161,6 @@ def spark_shares(spark, year: int, lines: pa.Table, names: pa.Table, out: Path) 
     return elapsed
 
 
-def bench(name: str, ours: float, base: float, peak_mb: float) -> None:
-    print(f"BENCH {name} chokehold_s={ours:.2f} baseline_s={base:.2f} ratio={base / ours:.2f} "
-          f"peak_mb={peak_mb:.0f}", flush=True)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=11_000_000)
@@ -211,7 +173,7 @@ def main() -> int:
     names = countries()
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
-    with TreeRss() as mem:
+    with PeakRss(tree=True, interval=0.1) as mem:
         start = time.perf_counter()
         spark = local_session("local[2]", local_dir=WORK / "spark", driver_memory="2g")
         session_s = time.perf_counter() - start
@@ -224,13 +186,13 @@ def main() -> int:
             if (name.endswith("3y") and len(years) < 3) or args.only == "shares":
                 continue
             base = duckdb_path(chosen, names, WORK / f"{name}_duckdb.parquet")
-            with TreeRss() as mem:
+            with PeakRss(tree=True, interval=0.1) as mem:
                 ours = spark_path(spark, chosen, names, WORK / name)
             bench(name, ours, base, mem.mb)
         if args.only != "screen":
             lines = share_lines()
             base = duckdb_shares(years[-1], lines, names, WORK / "shares_duckdb.parquet")
-            with TreeRss() as mem:
+            with PeakRss(tree=True, interval=0.1) as mem:
                 ours = spark_shares(spark, years[-1], lines, names, WORK / "shares")
             bench("shares_spark_local", ours, base, mem.mb)
     finally:

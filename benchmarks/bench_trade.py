@@ -1,8 +1,7 @@
 """Benchmark: one full-scale BACI year (~11 million rows) loaded and screened.
 
-Generates ``benchmarks/_scratch/BACI_HS17_Y2023_V209901.csv`` (BACI layout t,i,j,k,v,q; 230
-exporters/importers, 5,000 HS6 lines, skewed like the real file: big traders and common lines
-carry most rows) once, then times
+Generates ``benchmarks/_scratch/BACI_HS17_Y2023_V209901.csv`` (``baci_shaped.generate``: BACI
+layout, 230 exporters/importers, 5,000 HS6 lines, skewed like the real file) once, then times
 
   load    chokehold's BACI connector into a fresh warehouse (read, map, validate, store)
           vs a bare DuckDB read_csv (CTAS), interleaved, best of two each; vs pandas
@@ -20,91 +19,17 @@ from __future__ import annotations
 
 import argparse
 import gc
-import resource
 import shutil
 import sys
-import threading
 import time
 from pathlib import Path
-from typing import Self
 
 import duckdb
 
 HERE = Path(__file__).resolve().parent
-SCRATCH = HERE / "_scratch"
-YEAR = 2023
-DATA = SCRATCH / f"BACI_HS17_Y{YEAR}_V209901.csv"
-COUNTRIES = SCRATCH / "country_codes_V209901.csv"
-N_COUNTRIES = 230
-N_PRODUCTS = 5000
+sys.path.insert(0, str(HERE))
 
-
-class PeakRss:
-    """Peak resident memory of this process while a block runs (sampled every 50 ms)."""
-
-    def __enter__(self) -> Self:
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            with open("/proc/self/statm") as fh:
-                rss = int(fh.read().split()[1]) * resource.getpagesize()
-            self.peak = max(self.peak, rss)
-            time.sleep(0.05)
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    @property
-    def mb(self) -> float:
-        return self.peak / 1e6
-
-
-def generate(rows: int) -> None:
-    """A BACI-shaped year: skewed exporter/importer/product draws, v in kUSD, q in t or NA."""
-    SCRATCH.mkdir(exist_ok=True)
-    if DATA.exists() and COUNTRIES.exists() and DATA.stat().st_size > rows * 20:
-        return
-    import country_converter as coco
-
-    iso = coco.CountryConverter().data[["ISO3", "UNcode", "name_short"]].dropna()
-    iso = iso[iso["UNcode"].astype(int) > 0].head(N_COUNTRIES)
-    with COUNTRIES.open("w") as fh:
-        fh.write("country_code,country_name,country_iso2,country_iso3\n")
-        for _, r in iso.iterrows():
-            fh.write(f"{int(r.UNcode)},\"{r.name_short}\",,{r.ISO3}\n")
-    codes = [int(c) for c in iso["UNcode"]]
-    con = duckdb.connect()
-    con.execute("CREATE TABLE c AS SELECT unnest(?::INTEGER[]) AS code, "
-                "generate_subscripts(?::INTEGER[], 1) AS rk", [codes, codes])
-    # Distinct (i, j, k) triples with Zipf-like weights: pair drawn by rank^-1.1, product by
-    # a skewed draw over 5,000 lines; duplicates removed, as BACI has one row per triple.
-    con.execute(f"""
-        COPY (
-          WITH draws AS (
-            SELECT (floor(pow(random(), 2.2) * {N_COUNTRIES}))::INT + 1 AS ri,
-                   (floor(pow(random(), 1.6) * {N_COUNTRIES}))::INT + 1 AS rj,
-                   100000 + (floor(pow(random(), 1.3) * {N_PRODUCTS}))::INT * 17 AS k
-            FROM range({int(rows * 1.35)})
-          ), uniq AS (SELECT DISTINCT ri, rj, k FROM draws WHERE ri <> rj)
-          SELECT {YEAR} AS t, ci.code AS i, cj.code AS j, lpad(k::VARCHAR, 6, '0') AS k,
-                 round(exp(random() * 12) / 10, 3) AS v,
-                 CASE WHEN random() < 0.06 THEN '           NA'
-                      ELSE round(exp(random() * 10) / 10, 3)::VARCHAR END AS q
-          FROM (SELECT * FROM uniq LIMIT {rows}) u
-          JOIN c ci ON ci.rk = u.ri JOIN c cj ON cj.rk = u.rj
-        ) TO '{DATA}' (HEADER, DELIMITER ',')""")
-    con.close()
-
-
-def bench(name: str, ours: float, base: float, peak_mb: float) -> None:
-    print(f"BENCH {name} chokehold_s={ours:.2f} baseline_s={base:.2f} ratio={base / ours:.2f} "
-          f"peak_mb={peak_mb:.0f}", flush=True)
+from baci_shaped import COUNTRIES, DATA, SCRATCH, YEAR, PeakRss, bench, generate  # noqa: E402
 
 
 def time_load(workdir: Path, attempt: int) -> tuple[float, float, Path]:

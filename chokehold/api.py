@@ -169,9 +169,9 @@ class Warehouse:
         return read_query(self.con, query, params)
 
     def _vintage(self, source: str) -> str | None:
-        rows = self.con.execute("SELECT max(vintage) FROM vintages WHERE source_id = ?",
-                                [source]).fetchall()
-        return rows[0][0] if rows else None
+        from chokehold.analysis import read
+
+        return read.latest_vintage(self.con, source)
 
     def _commodities(self) -> dict:
         from chokehold.commodities import load_commodities
@@ -187,22 +187,18 @@ class Warehouse:
         ``importer``: ISO3 or a country name. ``freq``: annual, monthly or rolling12 (monthly
         sources only). ``basis``: value (USD) or qty (t). Same numbers as `trade shares`.
         """
-        from chokehold.analysis import dependence
+        from chokehold.analysis import dependence, read
         from chokehold.commodities import require_commodity
         from chokehold.countries import resolve_iso3
         from chokehold.coverage import require_lines
 
         good = require_commodity(self._commodities(), commodity)
-        known = {r[0] for r in self.con.execute(
-            "SELECT DISTINCT reporter_iso3 FROM trade_flows WHERE source = ? AND flow = 'import'",
-            [source]).fetchall()}
+        known = read.importers(self.con, source)
         if not known:
             raise ChokeholdError(f"the warehouse holds no {source} imports; load them first")
         iso3 = resolve_iso3(importer, known)
-        flows = self.sql("SELECT * FROM trade_flows WHERE source = ? AND reporter_iso3 = ? "
-                         "AND flow = 'import'", [source, iso3])
-        lines = self.sql("SELECT commodity_id, hs_revision, hs_code FROM commodity_hs")
-        matched = dependence.commodity_flows(flows, lines, commodity, revision)
+        matched = read.commodity_flows(self.con, commodity, source=source, reporter=iso3,
+                                       revision=revision)
         if matched.height == 0:
             require_lines(self.con, good, source)
             raise ChokeholdError(f"no {source} imports of {commodity} by {iso3}")
@@ -226,16 +222,15 @@ class Warehouse:
     def price_gap(self, commodity: str, *, max_carry_days: int = 7) -> pl.DataFrame:
         """Overseas vs China-domestic price of ``commodity`` in USD/t by date: gap and ratio
         ex- and incl. VAT, with the FX and VAT used and how the two sides were aligned."""
-        from chokehold.analysis.price_gap import price_gap
+        from chokehold.analysis import read
         from chokehold.commodities import require_commodity
 
         require_commodity(self._commodities(), commodity)
-        table = price_gap(self.con, commodity, max_carry_days)
+        table = read.price_gap(self.con, commodity, max_carry_days)
         if table.is_empty():
             raise ChokeholdError(f"no price series pair (China domestic and overseas) for "
                                  f"{commodity} in the warehouse")
-        sources = self.sql("SELECT DISTINCT source, vintage FROM prices WHERE commodity = ?",
-                           [commodity])
+        sources = read.price_sources(self.con, commodity)
         return _annotate(table, f"{commodity}: overseas vs China domestic (USD/t)",
                          ", ".join(sources["source"]), ", ".join(sources["vintage"]),
                          max_carry_days=max_carry_days)

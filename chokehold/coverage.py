@@ -18,14 +18,11 @@ FETCH_BACI = "chokehold fetch baci --release V202501 --revision HS17"
 
 def require_lines(con: duckdb.DuckDBPyConnection, commodity: Commodity, source: str) -> None:
     """Raise when ``source`` holds no row for any of the commodity's HS lines (any importer)."""
-    revisions = [r[0] for r in con.execute(
-        "SELECT DISTINCT hs_revision FROM trade_flows WHERE source = ? ORDER BY 1",
-        [source]).fetchall()]
+    from chokehold.analysis import read
+
+    revisions = read.trade_revisions(con, source)
     lines = sorted({line for rev in revisions for line in commodity.lines(rev)})
-    if lines and con.execute(
-            "SELECT count(*) FROM (SELECT 1 FROM trade_flows WHERE source = ? AND "
-            "substr(hs_code, 1, 6) IN (SELECT unnest(?)) LIMIT 1)",
-            [source, lines]).fetchall()[0][0]:
+    if lines and read.has_trade_lines(con, source, lines):
         return
     held = ", ".join(revisions) or "no revision"
     how = (f"download the full BACI release with `{FETCH_BACI}`" if source == "baci"

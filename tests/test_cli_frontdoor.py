@@ -146,6 +146,7 @@ main()
 """
 
 
+@pytest.mark.slow  # a fault run: a refresh interrupted in a subprocess
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_during_refresh_is_recorded_and_publishes_nothing(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signum: int, code: int) -> None:

@@ -322,6 +322,7 @@ KILL_POINTS = ("written", "sealed", "publish", "current")
 JAPAN_SAMPLE = Path("data/samples/japan_customs/japan_customs_2024.csv").resolve()
 
 
+@pytest.mark.slow  # a fault run: a refresh killed at each point
 @pytest.mark.parametrize("point", KILL_POINTS)
 @pytest.mark.parametrize("source", ["baci", "japan_customs"])
 def test_sigkill_while_partitions_are_written_or_the_catalog_commits(

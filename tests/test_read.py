@@ -175,3 +175,33 @@ def test_status_and_digest_read_one_latest_period_query(capsys, built_warehouse:
     shown = result.stdout.split("Latest period per series")[1].split("Vintages")[0]
     for row in latest.iter_rows(named=True):
         assert str(row["latest"]) in shown and row["series"][:8] in shown
+
+
+def test_scenario_production_is_the_read_layers_preferred_source(two_sources: Path) -> None:
+    """The scenarios' production (store.load_production, as `scenario run`, the reports and
+    ck.Warehouse.scenario read it) is read.world_production: World Mining Data's China
+    antimony, never WMD + USGS; and a run's consumption note cites WMD's figure."""
+    import chokehold as ck
+    from chokehold.analysis.scenarios import store
+    from chokehold.commodities import load_commodities
+
+    goods = load_commodities(load_settings().commodities_file)
+    _add_usgs(two_sources, [("USA", "rare_earths", 2024, 90_000.0, "t REO", "mine")])
+    china_2024 = (pl.col("country_iso3") == "CHN") & (pl.col("commodity") == "antimony") \
+        & (pl.col("year") == 2024)
+    with open_warehouse(two_sources, read_only=True) as con:
+        preferred = read.production(con, "antimony").filter(china_2024)
+        assert preferred["source"].to_list() == ["world_mining_data"]
+        us_ree = read.production(con, "rare_earths").filter(
+            pl.col("country_iso3") == "USA", pl.col("year") == 2024)["qty"].sum()
+        world = read.world_production(con).sort(pl.all())
+        for goods_given in (goods, None):
+            scenario = store.load_production(con, goods_given)
+            assert scenario.sort(pl.all()).equals(world)
+            assert scenario.filter(china_2024)["qty"].to_list() == [46_223.0]  # not 106,223
+    with ck.open(two_sources) as wh:
+        run = wh.scenario("cn-2025-18-medium-heavy-rare-earths", "USA", "rare_earths",
+                          draws=200)
+    notes = json.dumps(ck.describe(run).extra["parameters"])
+    assert us_ree == 45_493.0  # WMD alone; with USGS's row beside it the sum is 135,493
+    assert f"production {us_ree:,.0f} t REO in 2024" in notes, notes

@@ -24,6 +24,9 @@ PAGES = [("control-exposure", "html"), ("price-gap", "html"), ("monthly-digest",
          ("briefing", "revealjs"), ("control-exposure", "revealjs")]
 
 
+pytestmark = pytest.mark.slow  # headless Chromium over the rendered pack: `make test` only
+
+
 def _chromium() -> str:
     found = os.environ.get("CHOKEHOLD_CHROMIUM") or shutil.which("chromium") \
         or shutil.which("chromium-browser")

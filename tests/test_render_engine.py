@@ -20,6 +20,7 @@ from chokehold.render.kernel import notebook_of
 from chokehold.render.matrix import expand, load_matrix
 from chokehold.render.params import ParameterError, split_assignments
 from chokehold.render.qmd import parse_qmd
+from chokehold.warehouse import read_query
 
 REPORTS = Path(__file__).resolve().parent.parent / "reports"
 FAILING = """---
@@ -137,6 +138,7 @@ def test_failed_document_leaves_no_output(renderer, scratch) -> None:
     assert not list(renderer.out_dir.glob("fails*")) and not list(renderer.out_dir.glob(".*"))
 
 
+@pytest.mark.slow  # renders documents end to end
 def test_formats_are_published_together_or_not_at_all(renderer, scratch, monkeypatch) -> None:
     real = convert_module.convert
     previous = renderer.out_dir / "good.html"
@@ -161,6 +163,7 @@ def test_formats_are_published_together_or_not_at_all(renderer, scratch, monkeyp
     assert [p.name for p in result.outputs] == ["good.html", "good.pdf"]
 
 
+@pytest.mark.slow  # renders documents end to end
 def test_batch_continues_past_a_failed_document(renderer, scratch) -> None:
     jobs = [renderer.prepare(Job(str(scratch / "reports" / name), formats=["html"]))
             for name in ("fails.qmd", "good.qmd")]
@@ -178,13 +181,13 @@ def test_matrix_expands_to_in_force_controls_times_importers(configured) -> None
     exposure = [j for j in jobs if j.report == "control-exposure"]
     in_force = [m for m in data.registry().values()
                 if m.kind == "export_control" and m.status_on(matrix.as_of) == "in_force"]
-    traded = set(data.query(
+    traded = set(read_query(data.connection(),
         "SELECT DISTINCT h.commodity_id FROM trade_flows f JOIN commodity_hs h "
         "ON h.hs_code = f.hs_code AND h.hs_revision = f.hs_revision "
         "WHERE f.partner_iso3 = 'CHN' AND year(f.period) = 2024")["commodity_id"])
     # materiality (reports/matrix.yaml min_import_usd): only importers with USD 10 million or
     # more of imports from the issuer in the latest year
-    material = data.query(
+    material = read_query(data.connection(),
         "SELECT DISTINCT h.commodity_id FROM trade_flows f JOIN commodity_hs h "
         "ON h.hs_code = f.hs_code AND h.hs_revision = f.hs_revision "
         "WHERE f.partner_iso3 = 'CHN' AND year(f.period) = 2024 "

@@ -66,6 +66,7 @@ def _text(output: dict, mime: str) -> str:
     return "".join(value) if isinstance(value, list) else value
 
 
+@pytest.mark.slow  # executes every document in a kernel
 def test_plotly_library_travels_alone_before_the_first_chart(executed) -> None:
     """Quarto hoists an output carrying plotly.js into the page head: a chart div in the same
     output would be pinned over the page (and every slide)."""
@@ -80,6 +81,7 @@ def test_plotly_library_travels_alone_before_the_first_chart(executed) -> None:
             assert html[library[0]].lstrip().startswith('<script type="text/javascript">')
 
 
+@pytest.mark.slow  # executes every document in a kernel
 def test_inline_results_with_markup_are_markdown(executed) -> None:
     """Quarto escapes a str from an inline expression; only IPython Markdown is parsed."""
     markup = re.compile(r"\*\*|(?<![\w*])\*\w|`|\[[^\]]+\]\(")
@@ -91,6 +93,7 @@ def test_inline_results_with_markup_are_markdown(executed) -> None:
     assert gap["type"] == "Markdown" and "**USD " in gap["text"]
 
 
+@pytest.mark.slow  # executes every document in a kernel
 def test_every_table_is_a_captioned_cross_reference_div(executed) -> None:
     """Quarto's typst writer drops `Table:` captions (quarto-cli#11733); a `::: {#tbl-...}`
     div whose last paragraph is the caption keeps title and source in every format."""
@@ -116,6 +119,7 @@ def test_every_table_is_a_captioned_cross_reference_div(executed) -> None:
     assert seen >= 15
 
 
+@pytest.mark.slow  # executes every document in a kernel
 def test_parameter_table_shows_readable_names(executed) -> None:
     outputs, _ = executed["control-exposure"]
     table = next(_text(o, "text/markdown") for o in outputs
@@ -124,6 +128,7 @@ def test_parameter_table_shows_readable_names(executed) -> None:
     assert "licensing_delay_months" not in table and "baseline_consumption_t" not in table
 
 
+@pytest.mark.slow  # executes every document in a kernel
 def test_digest_shows_no_machine_path(executed, built_warehouse: Path) -> None:
     outputs, inline = executed["monthly-digest"]
     texts = [_text(o, m) for o in outputs for m in ("text/markdown", "text/html", "text/plain")]
@@ -134,6 +139,7 @@ def test_digest_shows_no_machine_path(executed, built_warehouse: Path) -> None:
         assert machine not in shown
 
 
+@pytest.mark.slow  # executes every document in a kernel
 def test_both_bases_in_the_headline(executed) -> None:
     """By value China supplied 37.8% of Japan's 2024 rare-earth imports, by tonnage 66.1%."""
     _, inline = executed["control-exposure"]

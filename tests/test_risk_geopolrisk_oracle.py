@@ -25,6 +25,7 @@ IMPORTERS = {"Japan": ["JPN"], "USA": ["USA"], "Germany": ["DEU"], "Rep. of Kore
              "EU": EU27}
 YEARS = [2018, 2019, 2020, 2021, 2022]
 REL = 1e-6
+pytestmark = pytest.mark.slow  # the reference package runs ~1,300 combinations: `make test` only
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 from helpers import run_cli
 
-from chokehold.analysis import eu_crm, risk, risk_inputs
+from chokehold.analysis import eu_crm, read, risk
 from chokehold.analysis.geopolrisk import CF_COPPER, EU27, geopolrisk
 from chokehold.config import PROJECT_ROOT, load_settings
 from chokehold.warehouse import open_warehouse
@@ -133,8 +133,8 @@ def test_compare_json_has_the_keys_and_the_api_values(built_warehouse: Path, cap
     out = json.loads(result.stdout)
     assert set(KEYS) <= set(out)
     with open_warehouse(built_warehouse, read_only=True) as con:
-        lines = risk_inputs.material_lines(con)
-        imports = risk_inputs.material_imports(con, lines, [2022])
+        lines = read.material_lines(con)
+        imports = read.material_imports(con, lines, [2022])
         china, total, value_cn, value = con.execute("""
             SELECT sum(qty) FILTER (partner_iso3 = 'CHN'), sum(qty),
                    sum(value_usd) FILTER (partner_iso3 = 'CHN'), sum(value_usd)

@@ -19,15 +19,22 @@ IMPORTER = typer.Option("--importer", "-i",
                         help="ISO3 (JPN), a region (EU27, G7) or a comma list (JPN,KOR).")
 AS_OF = typer.Option("--as-of", help="Date the export controls are read on (YYYY-MM-DD; "
                      "default today): sets the EU method's trade factor t.")
+Year = Annotated[int, typer.Option(help="Data year.")]
+AsOf = Annotated[str | None, AS_OF]
+Format = Annotated[OutputFormat, FORMAT_OPTION]
 
 
-def _day(text: str | None) -> date:
-    if text is None:
-        return date.today()
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise typer.BadParameter(f"{text!r} is not a date (YYYY-MM-DD)") from exc
+def _inputs(ctx: typer.Context, year: int, as_of: str | None) -> tuple[risk.RiskData, date]:
+    """The indices' inputs for the year, and the day the controls are read on."""
+    if as_of is None:
+        day = date.today()
+    else:
+        try:
+            day = date.fromisoformat(as_of)
+        except ValueError as exc:
+            raise typer.BadParameter(f"{as_of!r} is not a date (YYYY-MM-DD)") from exc
+    with open_read(ctx) as con:
+        return risk.load(con, settings_of(ctx), [year]), day
 
 
 def compare(
@@ -36,14 +43,12 @@ def compare(
     commodity: Annotated[str, typer.Option(
         "--commodity", "-c", help="A commodity id (rare_earths) or a GeoPolRisk raw material "
         "('Cobalt', 'Lithium (Li2O)').")],
-    year: Annotated[int, typer.Option(help="Data year.")],
-    as_of: Annotated[str | None, AS_OF] = None,
-    fmt: Annotated[OutputFormat, FORMAT_OPTION] = OutputFormat.table,
+    year: Year,
+    as_of: AsOf = None,
+    fmt: Format = OutputFormat.table,
 ) -> None:
     """Every index for one importer, commodity and year, each with unit, source and method."""
-    day = _day(as_of)
-    with open_read(ctx) as con:
-        data = risk.load(con, settings_of(ctx), [year])
+    data, day = _inputs(ctx, year, as_of)
     result = risk.compare(data, importer, commodity, year, day)
     if fmt is OutputFormat.json:
         sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
@@ -57,14 +62,12 @@ def compare(
 def screen(
     ctx: typer.Context,
     importer: Annotated[str, IMPORTER],
-    year: Annotated[int, typer.Option(help="Data year.")],
-    as_of: Annotated[str | None, AS_OF] = None,
-    fmt: Annotated[OutputFormat, FORMAT_OPTION] = OutputFormat.table,
+    year: Year,
+    as_of: AsOf = None,
+    fmt: Format = OutputFormat.table,
 ) -> None:
     """Every commodity the importer imports in the year, ranked by each index (1 = riskiest)."""
-    day = _day(as_of)
-    with open_read(ctx) as con:
-        data = risk.load(con, settings_of(ctx), [year])
+    data, day = _inputs(ctx, year, as_of)
     table = risk.screen(data, importer, year, day)
     emit(table, fmt, title=f"{importer} {year}: supply-risk indices (controls as of {day})")
 

@@ -25,13 +25,12 @@ from chokehold.analysis import defaults, read
 from chokehold.analysis import dependence as dep
 from chokehold.analysis import summaries as summarise
 from chokehold.analysis.price_gap import DEFAULT_MAX_CARRY_DAYS
-from chokehold.analysis.price_gap import price_gap as gap_rows
 from chokehold.commodities import Commodity, load_commodities
 from chokehold.config import Settings, load_settings
 from chokehold.errors import ChokeholdError
 from chokehold.provenance import code_revision
 from chokehold.registry import Measure, load_registry, require_measure, select_measures
-from chokehold.warehouse import first_row, open_warehouse, read_query
+from chokehold.warehouse import open_warehouse
 
 if TYPE_CHECKING:
     from chokehold.analysis.scenarios.model import Result
@@ -101,14 +100,9 @@ def vintage_changes() -> tuple[VintageDiff | None, str]:
     return diff_vintages("previous", "latest", settings()), ""
 
 
-def query(sql: str, params: list | None = None) -> pl.DataFrame:
-    return read_query(connection(), sql, params)
-
-
 @_per_connection
 def country_name(iso3: str) -> str:
-    row = first_row(connection(), "SELECT name FROM countries WHERE iso3 = ?", [iso3])
-    return row[0] if row else iso3
+    return read.country_name(connection(), iso3)
 
 
 def commodity_label(commodity_id: str) -> str:
@@ -197,7 +191,7 @@ def dependence_both_bases(importer: str, commodity: str, until: date,
 
 @_per_connection
 def partner_names() -> pl.DataFrame:
-    return query("SELECT iso3 AS partner_iso3, name FROM countries")
+    return read.country_names(connection())
 
 
 def partner_table(importer: str, commodity: str, year: int, top: int = 8) -> pl.DataFrame:
@@ -279,22 +273,22 @@ def price_series(commodity: str, markets: list[str] | str | None = None,
                  start: date | None = None, end: date | None = None) -> pl.DataFrame:
     """Price observations as published (own currency and unit), oldest first."""
     markets = _market_list(markets)
-    frame = query("""
-        SELECT series_id, market, date, value, currency, unit, vat_included, source, vintage
-        FROM prices WHERE commodity = ? AND date BETWEEN ? AND ? ORDER BY market, date""",
-                  [commodity, start or date.min, end or date.max])
+    frame = read.price_series(connection(), commodity, start, end)
     return frame.filter(pl.col("market").is_in(markets)) if markets else frame
 
 
 def fx_series(base: str, quote: str, start: date, end: date) -> pl.DataFrame:
-    return query("""
-        SELECT date, rate, source FROM fx_rates WHERE base = ? AND quote = ?
-          AND date BETWEEN ? AND ? ORDER BY date""", [base, quote, start, end])
+    return read.fx_series(connection(), base, quote, start, end)
 
 
-def markets(commodity: str) -> list[str]:
-    return query("SELECT DISTINCT market FROM prices WHERE commodity = ? ORDER BY 1",
-                 [commodity])["market"].to_list()
+def markets(commodity: str | None = None) -> list[str]:
+    """The price markets of a commodity (of any when None)."""
+    return read.markets(connection(), commodity)
+
+
+def importers() -> set[str]:
+    """Every reporter of imports in the warehouse (for checking a document's importer)."""
+    return read.importers(connection())
 
 
 def control_events(commodity: str, until: date | None = None) -> list[tuple[date, str]]:
@@ -322,7 +316,7 @@ def price_gap(commodity: str, start: date | None = None, end: date | None = None
     """``analysis.price_gap`` rows of the commodity between two dates (pairs of ``markets``
     when given): overseas vs domestic USD/t ex-VAT, gap and ratio per date (an empty side
     stays empty, nothing is interpolated)."""
-    rows = gap_rows(connection(), commodity).filter(
+    rows = read.price_gap(connection(), commodity).filter(
         pl.col("date").is_between(start or date.min, end or date.max))
     chosen = _market_list(markets)
     if chosen:
@@ -444,9 +438,7 @@ def status_period(m: Measure, day: date):
 
 
 def status_timeline(control_id: str) -> pl.DataFrame:
-    return query("""
-        SELECT status, start_date, end_date, source FROM control_status
-        WHERE control_id = ? ORDER BY start_date""", [control_id])
+    return read.status_timeline(connection(), control_id)
 
 
 def measure_citations(control_id: str) -> pl.DataFrame:
@@ -465,50 +457,35 @@ def measure_citations(control_id: str) -> pl.DataFrame:
 
 
 def covered_items(control_id: str) -> pl.DataFrame:
-    return query("""
-        SELECT description, commodity, any_value(elements) AS elements,
-               string_agg(hs_code, ', ' ORDER BY hs_code) FILTER (WHERE hs_code <> '') AS hs_codes
-        FROM control_items WHERE control_id = ? GROUP BY item_no, description, commodity
-        ORDER BY item_no""", [control_id])
+    return read.covered_items(connection(), control_id)
 
 
 @_per_connection
 def vintage(source_id: str) -> str:
     """The latest vintage of a source in the warehouse, for source lines."""
-    row = first_row(connection(), "SELECT vintage FROM vintages WHERE source_id = ? "
-                    "ORDER BY retrieved_at DESC LIMIT 1", [source_id])
-    return row[0] if row else "no vintage recorded"
+    return read.latest_vintage(connection(), source_id) or "no vintage recorded"
 
 
 @_per_connection
 def source_line(*source_ids: str) -> str:
     """'Source: CEPII (BACI, vintage V202401b); ...' for the foot of a chart or table."""
-    frame = query("SELECT source_id, publisher, title FROM sources WHERE source_id IN "
-                  f"({', '.join('?' * len(source_ids))})", list(source_ids))
+    frame = read.sources(connection(), list(source_ids))
     parts = [f"{row['publisher']}, {row['title']} (vintage {vintage(row['source_id'])})"
              for row in frame.sort("source_id").iter_rows(named=True)]
     return "Source: " + "; ".join(parts) if parts else "Source: not recorded"
 
 
 def vintages() -> pl.DataFrame:
-    return query("""
-        SELECT v.source_id, s.publisher, v.vintage, v.retrieved_at::DATE AS retrieved
-        FROM vintages v LEFT JOIN sources s USING (source_id)
-        QUALIFY row_number() OVER (PARTITION BY v.source_id ORDER BY v.retrieved_at DESC) = 1
-        ORDER BY v.source_id""")
+    return read.latest_vintages(connection())
 
 
 def vintage_counts() -> pl.DataFrame:
     """How many vintages each source has in the warehouse (more than one: a diff exists)."""
-    return query("SELECT source_id, count(*) AS vintages, max(retrieved_at) AS last_retrieved "
-                 "FROM vintages GROUP BY 1 ORDER BY 1")
+    return read.vintage_counts(connection())
 
 
 def sources(source_ids: list[str] | None = None) -> pl.DataFrame:
-    frame = query("SELECT source_id, publisher, title, licence, url FROM sources "
-                  "ORDER BY source_id")
-    chosen = frame.filter(pl.col("source_id").is_in(source_ids)) if source_ids else frame
-    return chosen.drop("source_id")
+    return read.sources(connection(), source_ids).drop("source_id")
 
 
 def latest_periods() -> pl.DataFrame:
@@ -518,13 +495,7 @@ def latest_periods() -> pl.DataFrame:
 
 def measure_changes(since: date, until: date) -> pl.DataFrame:
     """Registry events (announcements and status periods starting) between two dates."""
-    return query("""
-        SELECT announced AS date, control_id, 'announced' AS event, title
-        FROM control_measures WHERE announced BETWEEN ? AND ?
-        UNION ALL
-        SELECT s.start_date, s.control_id, s.status, m.title FROM control_status s
-        JOIN control_measures m USING (control_id) WHERE s.start_date BETWEEN ? AND ?
-        ORDER BY 1, 2""", [since, until, since, until])
+    return read.measure_changes(connection(), since, until)
 
 
 def measures_on(day: date) -> pl.DataFrame:

@@ -90,8 +90,7 @@ def check(values: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
         if name in out and out[name] not in data.commodities():
             raise UnknownValueError(name.replace("_", " "), out[name], data.commodities())
     if "importer" in out:
-        importers = set(data.query("SELECT DISTINCT reporter_iso3 FROM trade_flows "
-                                   "WHERE flow = 'import'")["reporter_iso3"])
+        importers = data.importers()
         logging.getLogger("country_converter").setLevel(logging.ERROR)
         try:
             out["importer"] = resolve_iso3(str(out["importer"]), importers)
@@ -102,8 +101,7 @@ def check(values: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
         if out["scenario"] not in valid:
             raise UnknownValueError("scenario", out["scenario"], valid)
     if "markets" in out:
-        valid = data.markets(out["commodity"]) if "commodity" in out else \
-            data.query("SELECT DISTINCT market FROM prices")["market"].to_list()
+        valid = data.markets(out.get("commodity"))
         for market in out["markets"]:
             if market not in valid:
                 raise UnknownValueError(f"market for {out.get('commodity', 'any commodity')}",

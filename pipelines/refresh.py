@@ -466,6 +466,7 @@ def _record_nothing_new(settings: Settings, names: list[str], fps: dict[str, str
             _record_run(con, {**run, "finished_at": finished, "status": "ok",
                               "vintage_id": latest[0], "message": None}, outcomes)
         con.execute("CHECKPOINT")
+    lake.write_current(settings.warehouse)  # as after any publish (a crash may have left it behind)
     return RefreshOutcome(run["run_id"], "ok", run["started_at"], finished, outcomes, latest[0],
                           False)
 

@@ -380,6 +380,16 @@ def with_demand(screen: pl.DataFrame, demand: pl.DataFrame) -> pl.DataFrame:
     ).select(screen.columns)
 
 
+def with_descriptions(screen: pl.DataFrame, descriptions: pl.DataFrame) -> pl.DataFrame:
+    """``screen`` with each line's ``description`` after ``hs_code``, from ``descriptions``
+    (hs_revision, hs_code, description) of the same HS revision; null where that revision's
+    list lacks the line (a code's meaning can change between revisions)."""
+    joined = screen.join(descriptions.select("hs_revision", "hs_code", "description"),
+                         on=["hs_revision", "hs_code"], how="left")
+    at = screen.columns.index("hs_code") + 1
+    return joined.select([*screen.columns[:at], "description", *screen.columns[at:]])
+
+
 def global_screen(con: duckdb.DuckDBPyConnection, year: int, *, source: str = "baci",
                   hs_revision: str | None = None, demand: pl.DataFrame | None = None,
                   limit: int | None = None) -> pl.DataFrame:

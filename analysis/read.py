@@ -41,6 +41,11 @@ def commodity_lines(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return read_query(con, "SELECT commodity_id, hs_revision, hs_code FROM commodity_hs")
 
 
+def hs_descriptions(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Each HS six-digit line's description per revision (hs_products; BACI's product list)."""
+    return read_query(con, "SELECT hs_revision, hs_code, description FROM hs_products")
+
+
 def commodity_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [r[0] for r in con.execute("SELECT commodity_id FROM commodities ORDER BY 1")
             .fetchall()]

@@ -210,12 +210,14 @@ class Warehouse:
 
     def screen(self, year: int, *, source: str = "baci", revision: str | None = None,
                top: int | None = None) -> pl.DataFrame:
-        """Every importer x HS6 line of ``year``: HHI, top supplier, the EC SWD(2021) 352 flags
-        (HHI > 0.4; imports > 50% of demand where known; imports / own exports > 1)."""
-        from chokehold.analysis import dependence
+        """Every importer x HS6 line of ``year`` with the line's description: HHI, top
+        supplier, the EC SWD(2021) 352 flags (HHI > 0.4; imports > 50% of demand where known;
+        imports / own exports > 1)."""
+        from chokehold.analysis import dependence, read
 
-        table = dependence.global_screen(self.con, year, source=source, hs_revision=revision,
-                                         limit=top)
+        table = dependence.with_descriptions(dependence.global_screen(
+            self.con, year, source=source, hs_revision=revision, limit=top),
+            read.hs_descriptions(self.con))
         return _annotate(table, f"Dependence screen {year} ({source})", source,
                          self._vintage(source), year=year)
 

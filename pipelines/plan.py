@@ -250,7 +250,10 @@ def resolve(settings: Settings, *, sources: list[str] | None = None, offline: bo
         where = (f"--source {name}" if sources or offline else f"{plan_file}")
         planned.append(_validated(settings, name, raw, where, today))
     given = {p.name: p for p in planned}
-    order = with_dependencies(names, held_sources(settings.warehouse))
+    # What the warehouse holds matters only for a dependency not in the run (held_sources
+    # imports every source module to learn its SOURCE_ID).
+    outside = {dep for name in names for dep in depends_on(name)} - set(names)
+    order = with_dependencies(names, held_sources(settings.warehouse) if outside else set())
     return [given.get(n) or _validated(settings, n, dict(entries.get(n) or {}),
                                        f"dependency {n}", today) for n in order]
 

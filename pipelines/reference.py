@@ -35,6 +35,22 @@ def baci_country_codes() -> pl.DataFrame:
     return frame.with_columns(pl.col("iso3").replace(BACI_ISO3_FIXES))
 
 
+PRODUCT_TABLE = "product_codes_HS92_V202401b"
+"""BACI's HS92 product list in baci.db (code, description), the release the extract is from."""
+
+
+def hs_products_frame() -> pl.DataFrame:
+    """BACI's HS92 product codes and descriptions (hs_revision, hs_code, description); its
+    one non-HS code, ``9999AA`` (commodities not specified, no trade row uses it), is left out."""
+    with sqlite3.connect(geopolrisk_file("baci.db")) as db:
+        rows = db.execute(f"SELECT code, description FROM {PRODUCT_TABLE}").fetchall()
+    frame = pl.DataFrame(rows, schema=["hs_code", "description"], orient="row")
+    return frame.select(pl.lit("HS92").alias("hs_revision"),
+                        pl.col("hs_code").str.strip_chars().str.zfill(6),
+                        pl.col("description").str.strip_chars()
+                        ).filter(pl.col("hs_code").str.contains(r"^[0-9]{6}$"))
+
+
 def countries_frame(baci: pl.DataFrame) -> pl.DataFrame:
     """country_converter's countries plus BACI's historical and 'nes' areas (e.g. SUN, CSK)."""
     countries = reference_countries()
@@ -55,7 +71,8 @@ def sources_frame(settings: Settings) -> pl.DataFrame:
 
 
 def fingerprint(settings: Settings, **_: object) -> str:
-    """sources.yaml, commodities.yaml, BACI's country table file and country_converter's version."""
+    """sources.yaml, commodities.yaml, BACI's country and product tables' file (baci.db) and
+    country_converter's version."""
     return files_fingerprint(settings.sources_file, settings.commodities_file,
                              geopolrisk_file("baci.db"),
                              extra=f"country_converter {version('country_converter')}")
@@ -76,6 +93,7 @@ def refresh(con: duckdb.DuckDBPyConnection, settings: Settings, **_: object) -> 
         ("country_codes", codes, "country_converter + baci.db country_codes_V202401b"),
         ("commodities", groups, settings.commodities_file),
         ("commodity_hs", lines, settings.commodities_file),
+        ("hs_products", hs_products_frame(), f"baci.db {PRODUCT_TABLE}"),
     ]
     return [load_frame(con, table, frame, source_id=SOURCE_ID, vintage=VINTAGE, origin=origin)
             for table, frame, origin in loads]

@@ -62,7 +62,17 @@ from chokehold.pipelines._runlog import (
     run_logging,
 )
 from chokehold.pipelines.plan import code_fingerprint, depends_on
-from chokehold.warehouse import LoadResult, first_row, lake, open_warehouse, spec, views
+from chokehold.warehouse import (
+    LoadResult,
+    first_row,
+    lake,
+    open_warehouse,
+    spec,
+    transaction,
+    views,
+)
+from chokehold.warehouse.db import applied_migrations
+from chokehold.warehouse.migrations import all_migrations
 from chokehold.warehouse.staging import (
     LockHolder,
     RefreshBusyError,
@@ -408,12 +418,12 @@ def _locked_refresh(settings: Settings, names: list[str], options: dict[str, Any
            "options": redact(json.dumps(options, default=str, sort_keys=True)),
            "code_revision": vintages.code_revision(), "host": socket.gethostname(),
            "pid": os.getpid()}
+    outcome = None if todo else _record_nothing_new(settings, names, fps, run)
     excluded: dict[str, SourceOutcome] = {}
-    while True:
+    while outcome is None:
         try:
             outcome = _build_and_publish(settings, names, todo, fps, options, run, allow_partial,
                                          excluded, show_progress, redact, log)
-            break
         except _Rebuild as rebuild:
             excluded[rebuild.outcome.source] = rebuild.outcome
             log.warning("source %s failed after committing %d loads; rebuilding staging "
@@ -428,6 +438,37 @@ def _locked_refresh(settings: Settings, names: list[str], options: dict[str, Any
     log.info("refresh %s: vintage %s%s", outcome.status, outcome.vintage_id,
              " (new)" if outcome.published_vintage else " (unchanged)")
     return outcome
+
+
+def _record_nothing_new(settings: Settings, names: list[str], fps: dict[str, str | None],
+                        run: dict[str, Any]) -> RefreshOutcome | None:
+    """Every source is skipped: record the run (each source 'skipped') in the live warehouse
+    itself, under the refresh lock as ``open_write`` does, instead of staging a copy, running
+    nothing in it and swapping it in. None when that cannot be done (the file is open in
+    another process, its schema or views are older than this code, no vintage is published
+    yet): the run then goes the staged way."""
+    try:
+        con = duckdb.connect(str(settings.warehouse))
+    except duckdb.Error:
+        return None
+    with con:
+        if applied_migrations(con) != {m.id for m in all_migrations()} or not views.current(con):
+            return None
+        latest = first_row(con, "SELECT vintage_id FROM published_vintages "
+                                "ORDER BY published_at DESC, vintage_id DESC LIMIT 1")
+        if latest is None:
+            return None
+        now = _now()
+        outcomes = [SourceOutcome(name, "skipped", fps[name], now, now) for name in names]
+        with transaction(con):
+            con.execute("UPDATE revisions SET run_id = ? WHERE run_id IS NULL", [run["run_id"]])
+            finished = _now()
+            _record_run(con, {**run, "finished_at": finished, "status": "ok",
+                              "vintage_id": latest[0], "message": None}, outcomes)
+        con.execute("CHECKPOINT")
+    lake.write_current(settings.warehouse)  # as after any publish (a crash may have left it behind)
+    return RefreshOutcome(run["run_id"], "ok", run["started_at"], finished, outcomes, latest[0],
+                          False)
 
 
 def _run_end(outcome: RefreshOutcome) -> dict[str, Any]:

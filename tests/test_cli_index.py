@@ -50,7 +50,8 @@ def test_help_imports_no_command_module() -> None:
     code = ("import sys; from chokehold.cli import run; run(['--help']); "
             "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
             "('polars', 'duckdb', 'numpy', 'pydantic', 'pydantic_settings') "
-            "or m.startswith('chokehold.cli.') or m.startswith('chokehold.analysis')); "
+            "or (m.startswith('chokehold.cli.') and m != 'chokehold.cli._coerce') "
+            "or m.startswith('chokehold.analysis')); "
             "print('HEAVY', heavy, file=sys.stderr)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
@@ -61,14 +62,16 @@ def test_help_imports_no_command_module() -> None:
 
 def test_status_imports_neither_polars_nor_the_settings(built_warehouse: Path,
                                                          tmp_path: Path) -> None:
-    """`chokehold status` with no config file or CHOKEHOLD_* variable loads no Polars and no
-    pydantic-settings (typer itself brings pydantic)."""
+    """`chokehold status` with no config file or CHOKEHOLD_* variable loads no Polars, no
+    pydantic (typer's option coercion is done without it, cli/_coerce.py) and no rich emoji
+    table."""
     env = {k: v for k, v in os.environ.items()
            if not k.upper().startswith(("CHOKEHOLD_", "COMTRADE_"))}
     code = ("import sys; from chokehold.cli import run; "
             f"code = run(['-w', {str(built_warehouse)!r}, 'status']); "
             "heavy = sorted({m.split('.')[0] for m in sys.modules} & "
-            "{'polars', 'numpy', 'pyarrow', 'pandas', 'pydantic_settings'}); "
+            "{'polars', 'numpy', 'pyarrow', 'pandas', 'pydantic', 'pydantic_settings'}"
+            " | ({'rich._emoji_codes'} & set(sys.modules))); "
             "print('HEAVY', code, heavy, file=sys.stderr)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True, cwd=tmp_path, env=env)
@@ -90,3 +93,30 @@ def test_default_warehouse_matches_the_settings(tmp_path: Path, monkeypatch) -> 
     (tmp_path / "chokehold.toml").write_text('warehouse = "elsewhere.duckdb"\n')
     assert cli._configured()
     assert cli.LazySettings(warehouse=None).warehouse() == Path("elsewhere.duckdb")
+
+
+def test_light_coercion_keeps_typer_values_and_messages(capsys, built_warehouse: Path,
+                                                        tmp_path: Path) -> None:
+    """Options coerced without pydantic give the values typer's adapters give (an Enum member,
+    a Path), and a bad value still gets typer's message and exit 2."""
+    import typer.main
+
+    from chokehold.cli._coerce import LightRuntimeParam, lighten
+
+    command = typer.main.get_command(cli.app)
+    ctx = command.make_context("chokehold", ["-w", str(built_warehouse), "status"],
+                               resilient_parsing=True)
+    lighten(command, ctx)
+    warehouse = next(p for p in command.params if p.name == "warehouse")
+    assert isinstance(warehouse._runtime_param, LightRuntimeParam)
+    assert warehouse._runtime_param.coerce(str(tmp_path), warehouse, ctx) == tmp_path
+    fmt = next(p for p in cli.module_commands("warehouse")["status"].params if p.name == "fmt")
+    lighten(cli.module_commands("warehouse")["status"], ctx)
+    from chokehold.cli._shared import OutputFormat
+
+    assert fmt._runtime_param.coerce("csv", fmt, ctx) is OutputFormat.csv
+    assert fmt._runtime_param.coerce(OutputFormat.json, fmt, ctx) is OutputFormat.json
+    code = cli.run(["-w", str(built_warehouse), "status", "--format", "yaml"])
+    assert code == 2
+    err = " ".join(capsys.readouterr().err.replace("│", " ").split())
+    assert "Invalid value for '--format' / '-f'" in err and "'yaml' is not one of" in err

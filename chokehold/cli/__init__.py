@@ -20,6 +20,7 @@ import typer
 import typer.core
 import typer.main
 
+from chokehold.cli._coerce import lighten
 from chokehold.errors import ChokeholdError
 
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -85,7 +86,12 @@ class LazyGroup(typer.core.TyperGroup):
         module_name, short_help = COMMANDS[cmd_name]
         if self._listing:  # the root's --help: the name and one line are enough
             return typer.core.TyperCommand(name=cmd_name, help=short_help)
-        return module_commands(module_name).get(cmd_name)
+        command = module_commands(module_name).get(cmd_name)
+        return None if command is None else lighten(command, ctx)
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        lighten(self, ctx)  # options are coerced without pydantic where typer allows
+        return super().parse_args(ctx, args)
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
         self._listing = True

@@ -63,6 +63,11 @@ def _atomic(value: Any) -> bool:
         isinstance(value, str) and len(value) <= 12 and " " not in value)
 
 
+TRUNCATED = ("description",)
+"""Text columns cut to the room the others leave (ending in '…') rather than wrapped: a long
+name beside each row (the screen's HS descriptions); JSON and CSV keep the full text."""
+
+
 def print_table(columns: Sequence[str], rows: Sequence[dict], title: str | None = None,
                 console: Console | None = None) -> None:
     """A rich table whose numbers and dates never split; if it cannot fit the terminal, one
@@ -93,10 +98,19 @@ def print_table(columns: Sequence[str], rows: Sequence[dict], title: str | None 
                               overflow="fold")
         return
     table = Table(title=title, show_lines=False)
+    cut = [i for i, col in enumerate(columns) if col in TRUNCATED and not atomic[i]]
     for i, col in enumerate(columns):
         numeric = rows and all(isinstance(row.get(col), (int, float)) and
                                not isinstance(row.get(col), bool) for row in rows
                                if row.get(col) is not None)
+        if cut:  # every column at its narrowest, the cut one takes the rest (exact widths:
+            #      rich's own sharing can overshoot the terminal by a few columns)
+            room = console.width - sum(w + 3 for j, w in enumerate(widths) if j not in cut) - 1
+            table.add_column(headers[i], width=(max(widths[i], room // len(cut) - 3)
+                                                if i in cut else widths[i]),
+                             no_wrap=i in cut, overflow="ellipsis" if i in cut else "fold",
+                             justify="right" if numeric else "left")
+            continue
         table.add_column(headers[i], overflow="fold", min_width=widths[i] if atomic[i] else None,
                          justify="right" if numeric else "left")
     for cell_row in cells:

@@ -226,10 +226,11 @@ def screen(
                 table = table.filter(pl.col("dependent"))
             tables.append(table.head(top))
             used.append(f"{one} {chosen}")
-    table = pl.concat(tables)
-    if fmt is OutputFormat.table:
-        table = table.select("year", "hs_revision", "importer_iso3", "hs_code", "imports_usd",
-                             "hhi", "top_supplier", "top_share", "imports_to_exports",
+        descriptions = read.hs_descriptions(con)
+    table = dependence.with_descriptions(pl.concat(tables), descriptions)
+    if fmt is OutputFormat.table:  # year and revision are in the title when there is one year
+        table = table.select(*(["year"] if year is None else []), "importer_iso3", "hs_code",
+                             "description", "imports_usd", "top_supplier", "top_share",
                              "dependent")
     emit(table, fmt, title=f"Dependency screen ({source}; {', '.join(used)})")
 

@@ -231,13 +231,18 @@ def first_trade_period(con: duckdb.DuckDBPyConnection) -> date | None:
 
 # The BACI rows the scenarios read (``analysis/scenarios/store`` applies the data cut).
 
-def trade_revision(con: duckdb.DuckDBPyConnection) -> str:
-    """The HS revision of the BACI rows (the latest, should several be loaded)."""
-    row = first_row(con, "SELECT hs_revision FROM trade_flows WHERE source = 'baci' "
-                         "GROUP BY hs_revision ORDER BY max(period) DESC LIMIT 1")
-    if row is None:
+def trade_revision(con: duckdb.DuckDBPyConnection, prefer: str | None = None) -> str:
+    """The HS revision of the BACI rows a scenario uses: ``prefer`` (the ``hs_revision``
+    setting) where it is loaded, else the newest revision among those reaching the latest year
+    (``dependence.choose_revision``; a scenario never sums across revisions)."""
+    loaded = dict(con.execute("SELECT hs_revision, max(year) FROM baci_batches "
+                              "GROUP BY hs_revision").fetchall())
+    if not loaded:
         raise WarehouseError("no BACI trade in the warehouse; run `chokehold refresh --offline`")
-    return row[0]
+    if prefer in loaded:
+        return prefer
+    latest = max(loaded.values())
+    return dep.choose_revision(rev for rev, year in loaded.items() if year == latest)
 
 
 def baci_releases(con: duckdb.DuckDBPyConnection, revision: str) -> list[tuple[int, str]]:

@@ -255,7 +255,7 @@ class Warehouse:
         measure = require_measure(load_registry(self.settings.controls_dir, commodities), control)
         good = require_commodity(commodities, commodity)
         iso3 = resolve_iso3(importer, store.known_countries(self.con))
-        revision = store.trade_revision(self.con)
+        revision = store.trade_revision(self.con, self.settings.hs_revision)
         flows = store.load_flows(self.con, good.lines(revision), [iso3], revision)
         result = run_one(spec, measure, good, iso3, flows, store.load_production(self.con),
                          revision, draws=draws, seed=seed)

@@ -205,3 +205,18 @@ def test_scenario_production_is_the_read_layers_preferred_source(two_sources: Pa
     notes = json.dumps(ck.describe(run).extra["parameters"])
     assert us_ree == 45_493.0  # WMD alone; with USGS's row beside it the sum is 135,493
     assert f"production {us_ree:,.0f} t REO in 2024" in notes, notes
+
+
+def test_scenario_revision_follows_the_preference_else_the_newest_reaching_the_latest_year(
+) -> None:
+    """HS17 and HS92 both reach 2024: the default is HS17 (newest), ``prefer`` switches it, an
+    unloaded preference falls back, and a revision ending earlier is never the default."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE baci_batches (hs_revision VARCHAR, year INTEGER)")
+    con.execute("INSERT INTO baci_batches VALUES ('HS92', 2023), ('HS92', 2024), ('HS17', 2024),"
+                " ('HS22', 2022)")
+    assert read.trade_revision(con) == "HS17"
+    assert read.trade_revision(con, "HS92") == "HS92"
+    assert read.trade_revision(con, "HS12") == "HS17"
+    con.execute("DELETE FROM baci_batches WHERE hs_revision = 'HS17'")
+    assert read.trade_revision(con) == "HS92"

@@ -58,10 +58,12 @@ def _cut(mode: str, day: date | None) -> store.DataCut:
 
 
 def read_inputs(con: duckdb.DuckDBPyConnection, commodities: dict[str, Commodity],
-                lines: list[str], importers: list[str], cut: store.DataCut
+                lines: list[str], importers: list[str], cut: store.DataCut,
+                prefer: str | None = None
                 ) -> tuple[str, pl.DataFrame, pl.DataFrame, pl.DataFrame, tuple[str, ...]]:
-    """Revision, flows, production (preferred source), published consumption, extra flags."""
-    revision = store.trade_revision(con)
+    """Revision (``prefer``, the hs_revision setting, where loaded), flows, production
+    (preferred source), published consumption, extra flags."""
+    revision = store.trade_revision(con, prefer)
     flows = store.load_flows(con, lines, importers, revision, cut)
     production = store.load_production(con, commodities, cut)
     published = store.load_published_consumption(con, cut)
@@ -117,7 +119,8 @@ def run_scenario(
     with open_read(ctx) as con:
         iso3 = resolve_iso3(importer, store.known_countries(con))
         revision, flows, production, published, extra = read_inputs(
-            con, commodities, good.lines(store.trade_revision(con)), [iso3], cut)
+            con, commodities, good.lines(store.trade_revision(con, settings.hs_revision)), [iso3],
+            cut, settings.hs_revision)
     result = run_one(spec, measure, good, iso3, flows, production, revision, draws=draws,
                      seed=seed, published=published, extra_flags=extra)
     run_id = None
@@ -191,10 +194,10 @@ def matrix(
         known = store.known_countries(con)
         iso3s = list(dict.fromkeys(resolve_iso3(c, known) for c in importers.split(",")
                                    if c.strip()))
-        revision = store.trade_revision(con)
+        revision = store.trade_revision(con, settings.hs_revision)
         lines = sorted({line for c in commodities.values() for line in c.lines(revision)})
-        revision, flows, production, published, extra = read_inputs(con, commodities, lines,
-                                                                     iso3s, cut)
+        revision, flows, production, published, extra = read_inputs(
+            con, commodities, lines, iso3s, cut, settings.hs_revision)
     with Progress(transient=True, console=Console(stderr=True),
                   disable=not sys.stderr.isatty()) as progress:
         progress.add_task(f"simulating {len(chosen)} measures x {len(iso3s)} importers",
@@ -238,7 +241,7 @@ def backtest_command(
                       key=lambda m: m.effective)  # type: ignore[arg-type,return-value]
     frames = []
     with open_read(ctx) as con:
-        revision = store.trade_revision(con)
+        revision = store.trade_revision(con, settings.hs_revision)
         last_year = store.last_baci_year(con, revision)
         for m in measures:
             cut = store.DataCut(data_mode, m.effective)  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ from datetime import date
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
 from chokehold.analysis import dependence as dep
 from chokehold.analysis import summaries
@@ -197,6 +198,12 @@ def main_importers(con: duckdb.DuckDBPyConnection, commodity: str, year: int, n:
                                     n, among, minimum_usd)
 
 
+def usgs_commodities(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The commodities usgs_salient holds (empty when no USGS file is loaded)."""
+    return [r[0] for r in con.execute(
+        "SELECT DISTINCT commodity FROM usgs_salient ORDER BY 1").fetchall()]
+
+
 def usgs_salient(con: duckdb.DuckDBPyConnection, commodity: str, *,
                  reliance_only: bool = True) -> pl.DataFrame:
     """US net import reliance (and, unless ``reliance_only``, apparent consumption) as USGS
@@ -320,11 +327,24 @@ def country_name(con: duckdb.DuckDBPyConnection, iso3: str) -> str:
     return row[0] if row else iso3
 
 
-def importers(con: duckdb.DuckDBPyConnection, source: str | None = None) -> set[str]:
-    """Every reporter of imports (of one source when given)."""
+def importers(con: duckdb.DuckDBPyConnection, source: str | None = None,
+              flow: str = "import") -> set[str]:
+    """Every reporter of ``flow`` (imports by default), of one source when given."""
     return {r[0] for r in con.execute(
-        "SELECT DISTINCT reporter_iso3 FROM trade_flows WHERE flow = 'import' "
-        "AND (CAST(? AS VARCHAR) IS NULL OR source = ?)", [source, source]).fetchall()}
+        "SELECT DISTINCT reporter_iso3 FROM trade_flows WHERE flow = ? "
+        "AND (CAST(? AS VARCHAR) IS NULL OR source = ?)", [flow, source, source]).fetchall()}
+
+
+def baci_country_codes(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """BACI code -> ISO3 (int32 code, string iso3), as the screen kernel names countries."""
+    return con.sql("SELECT CAST(code AS INTEGER) AS code, iso3 FROM baci_countries "
+                   "WHERE code IS NOT NULL ORDER BY code").to_arrow_table()
+
+
+def commodity_hs6_lines(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """The HS6 lines of each commodity group in each revision (commodity_hs), hs6 a number."""
+    return con.sql("SELECT commodity_id, hs_revision, CAST(hs_code AS INTEGER) AS hs6 "
+                   "FROM commodity_hs WHERE length(hs_code) = 6").to_arrow_table()
 
 
 def trade_revisions(con: duckdb.DuckDBPyConnection, source: str) -> list[str]:
@@ -478,6 +498,28 @@ def price_series(con: duckdb.DuckDBPyConnection, commodity: str, start: date | N
         SELECT series_id, market, date, value, currency, unit, vat_included, source, vintage
         FROM prices WHERE commodity = ? AND date BETWEEN ? AND ? ORDER BY market, date""",
                       [commodity, start or date.min, end or date.max])
+
+
+def price_series_list(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Every price series: market, frequency, currency/unit, VAT, observations, first, last."""
+    return read_query(con, """
+        SELECT p.series_id, p.commodity, p.market, s.frequency,
+               string_agg(DISTINCT p.currency || '/' || p.unit, ', ') AS quoted_in,
+               bool_or(p.vat_included) AS vat_included, count(*) AS observations,
+               min(p.date) AS first, max(p.date) AS last, any_value(p.source) AS source
+        FROM prices p LEFT JOIN price_series s USING (series_id)
+        GROUP BY ALL ORDER BY p.commodity, p.market, p.series_id""")
+
+
+def market_counts(con: duckdb.DuckDBPyConnection, commodity: str) -> pl.DataFrame:
+    """market, n: observations of each market's prices of a commodity."""
+    return read_query(con, "SELECT market, count(*) AS n FROM prices WHERE commodity = ? "
+                           "GROUP BY market ORDER BY market", [commodity])
+
+
+def fx_rates(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Every exchange rate: date, base, quote, rate (quote per base)."""
+    return read_query(con, "SELECT date, base, quote, rate FROM fx_rates")
 
 
 def price_sources(con: duckdb.DuckDBPyConnection, commodity: str) -> pl.DataFrame:

@@ -278,11 +278,11 @@ def lake_flows(spark: SparkSession, files: Sequence[LakeFile]) -> DataFrame:
 
 def countries_from_warehouse(warehouse: Path) -> pa.Table:
     """BACI code -> ISO3 (country_codes, scheme baci), signed, as the kernel names them."""
+    from chokehold.analysis import read
     from chokehold.warehouse import open_warehouse
 
     with open_warehouse(warehouse, read_only=True) as con:
-        return con.sql("SELECT CAST(code AS INTEGER) AS code, iso3 FROM baci_countries "
-                       "WHERE code IS NOT NULL ORDER BY code").to_arrow_table()
+        return read.baci_country_codes(con)
 
 
 def countries_from_csv(spark: SparkSession, uri: str) -> pa.Table:
@@ -326,11 +326,11 @@ def screen(flows: DataFrame, countries: pa.Table, buckets: int = DEFAULT_BUCKETS
 
 def commodity_lines_from_warehouse(warehouse: Path) -> pa.Table:
     """The HS6 lines of each commodity group in each revision (commodity_hs), hs6 a number."""
+    from chokehold.analysis import read
     from chokehold.warehouse import open_warehouse
 
     with open_warehouse(warehouse, read_only=True) as con:
-        return con.sql("SELECT commodity_id, hs_revision, CAST(hs_code AS INTEGER) AS hs6 "
-                       "FROM commodity_hs WHERE length(hs_code) = 6").to_arrow_table()
+        return read.commodity_hs6_lines(con)
 
 
 def import_shares(flows: DataFrame, lines: pa.Table, countries: pa.Table,

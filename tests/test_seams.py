@@ -80,16 +80,6 @@ ALLOWED = {
     "chokehold/cli/runs.py": "warehouse admin: the run log (`runs`, `refresh`)",
     "chokehold/api.py:sql": "the Python API's raw-SQL door (`ck.Warehouse.sql`), like `chokehold sql`",
 }
-PENDING = {
-    "chokehold/cli/trade.py": "reporter and USGS commodity lists (cli module owned elsewhere)",
-    "chokehold/cli/prices.py": "price series listing (cli module owned elsewhere)",
-    "chokehold/cli/scenario.py": "fx rates for the backtest (cli module owned elsewhere)",
-    "analysis/spark.py": "the Spark driver's code tables (Spark module owned elsewhere)",
-}
-"""Modules that still query the warehouse themselves; each entry is to move into read.py (the
-test fails once one no longer does, so the list only shrinks)."""
-
-
 CONNECTIONS = {"con", "connection", "cursor", "duckdb", "db"}
 """What a connection is called here (a name, an attribute, or the call that opens one)."""
 
@@ -152,11 +142,8 @@ def _offenders() -> dict[str, set[str]]:
 
 def test_only_the_read_layer_queries_the_warehouse() -> None:
     offenders = _offenders()
-    unexpected = {k: v for k, v in offenders.items() if k not in PENDING}
-    assert not unexpected, ("query the warehouse through chokehold.analysis.read (or add an "
-                            f"admin module to ALLOWED with its reason): {unexpected}")
-    stale = set(PENDING) - set(offenders)
-    assert not stale, f"these no longer query the warehouse: drop them from PENDING: {stale}"
+    assert not offenders, ("query the warehouse through chokehold.analysis.read (or add an "
+                           f"admin module to ALLOWED with its reason): {offenders}")
 
 
 def test_the_seam_check_sees_a_query(tmp_path: Path) -> None:

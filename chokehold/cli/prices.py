@@ -7,6 +7,7 @@ from typing import Annotated
 import polars as pl
 import typer
 
+from chokehold.analysis import read
 from chokehold.analysis.defaults import EVENT_WINDOW
 from chokehold.analysis.price_gap import DEFAULT_MAX_CARRY_DAYS
 from chokehold.cli._output import note_empty
@@ -15,7 +16,6 @@ from chokehold.commodities import load_commodities
 from chokehold.config import Settings
 from chokehold.errors import UnknownValueError
 from chokehold.registry import load_registry, select_measures
-from chokehold.warehouse import read_query
 
 prices_app = typer.Typer(help="Price series, the domestic-vs-overseas price gap, event studies.",
                          no_args_is_help=True)
@@ -44,13 +44,7 @@ def list_series(ctx: typer.Context,
                 fmt: Annotated[OutputFormat, FORMAT_OPTION] = OutputFormat.table) -> None:
     """Every price series: market, currency and unit, observations, first and last date."""
     with open_read(ctx) as con:
-        rows = read_query(con, """
-            SELECT p.series_id, p.commodity, p.market, s.frequency,
-                   string_agg(DISTINCT p.currency || '/' || p.unit, ', ') AS quoted_in,
-                   bool_or(p.vat_included) AS vat_included, count(*) AS observations,
-                   min(p.date) AS first, max(p.date) AS last, any_value(p.source) AS source
-            FROM prices p LEFT JOIN price_series s USING (series_id)
-            GROUP BY ALL ORDER BY p.commodity, p.market, p.series_id""")
+        rows = read.price_series_list(con)
     emit(rows, fmt, title="Price series")
 
 
@@ -73,8 +67,7 @@ def gap(ctx: typer.Context,
     with open_read(ctx) as con:
         rows = price_gap(con, commodity, max_carry_days)
         if rows.height == 0:
-            series = read_query(con, "SELECT market, count(*) AS n FROM prices WHERE commodity = ? "
-                                "GROUP BY market ORDER BY market", [commodity])
+            series = read.market_counts(con, commodity)
             have = ", ".join(f"{m} ({n} observations)" for m, n in series.iter_rows()) or "none"
             note_empty(f"no {commodity} price gap: it needs an overseas and a China-domestic "
                        f"series; the warehouse has {have} (load price files with "

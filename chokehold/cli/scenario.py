@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
-from chokehold.analysis import defaults
+from chokehold.analysis import defaults, read
 from chokehold.analysis.deminimis import deminimis, read_bom
 from chokehold.analysis.scenarios import store
 from chokehold.analysis.scenarios.asof import DATA_MODES
@@ -36,7 +36,6 @@ from chokehold.config import Settings
 from chokehold.countries import resolve_iso3
 from chokehold.errors import ChokeholdError
 from chokehold.registry import load_registry, require_measure
-from chokehold.warehouse import read_query
 
 scenario_app = typer.Typer(help="Exposure scenarios: Monte Carlo shortfall and price paths under "
                            "each control (scenarios in data/scenarios/).", no_args_is_help=True)
@@ -336,7 +335,7 @@ def deminimis_command(
         raise ChokeholdError(f"{control} has no extraterritorial (de-minimis) rule")
     components = read_bom(bom)
     with open_read(ctx) as con:
-        fx = read_query(con, "SELECT date, base, quote, rate FROM fx_rates")
+        fx = read.fx_rates(con)
     result = deminimis(components, fx, measure, as_of=day, item_value=item_value,
                        item_currency=item_currency)
     if fmt is OutputFormat.json:

@@ -55,9 +55,7 @@ LOAD_EXAMPLE = {
 
 def _importer(con: duckdb.DuckDBPyConnection, importer: str, source: str, flow: str = "import"
               ) -> str:
-    known = {r[0] for r in con.execute(
-        "SELECT DISTINCT reporter_iso3 FROM trade_flows WHERE source = ? AND flow = ?",
-        [source, flow]).fetchall()}
+    known = read.importers(con, source, flow)
     if not known:
         how = LOAD_EXAMPLE.get(source, "--path FILE")
         raise ChokeholdError(f"the warehouse holds no {source} {flow}s; load them first, e.g. "
@@ -297,8 +295,7 @@ def reliance(
     with open_read(ctx) as con:
         table = read.usgs_salient(con, commodity, reliance_only=False)
         if table.height == 0:
-            known = [r[0] for r in con.execute(
-                "SELECT DISTINCT commodity FROM usgs_salient").fetchall()]
+            known = read.usgs_commodities(con)
             if not known:
                 raise ChokeholdError("the warehouse holds no USGS data (usgs_salient is empty); "
                                      "load a Mineral Commodity Summaries file with "

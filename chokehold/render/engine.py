@@ -148,6 +148,9 @@ class Renderer:
         data.configure(settings)
 
     def prepare(self, job: Job) -> Prepared:
+        """Check the job's parameters against this renderer's warehouse (its settings, even if
+        the process's report-data settings were changed since)."""
+        data.configure(self.settings)
         return prepare(job, self.reports_dir)
 
     def render(self, job: Prepared) -> Result:

@@ -100,7 +100,7 @@ class RefreshLock:
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    holder = _read_holder(fd)
+                    holder = _holder_once_written(fd)
                     os.close(fd)
                     who = holder.describe() if holder else "holder unknown"
                     raise RefreshBusyError(
@@ -122,6 +122,15 @@ class RefreshLock:
         fcntl.flock(self._fd, fcntl.LOCK_UN)
         os.close(self._fd)
         self._fd = None
+
+
+def _holder_once_written(fd: int, patience_s: float = 0.5) -> LockHolder | None:
+    """The holder's record; a holder writes it just after taking the lock, so a refusal that
+    comes between the two waits briefly for it rather than saying "holder unknown"."""
+    deadline = time.monotonic() + patience_s
+    while (holder := _read_holder(fd)) is None and time.monotonic() < deadline:
+        time.sleep(LOCK_POLL_S / 5)
+    return holder
 
 
 def _read_holder(fd: int) -> LockHolder | None:

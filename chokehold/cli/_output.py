@@ -12,6 +12,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 SHARE_WORDS = ("share", "ratio_of_total")
 """Columns whose 0-1 values are shares, shown as percentages."""
@@ -68,6 +69,22 @@ TRUNCATED = ("description",)
 name beside each row (the screen's HS descriptions); JSON and CSV keep the full text."""
 
 
+def _record_blocks(columns: Sequence[str], cells: list[list[str]], title: str | None) -> Text:
+    """One block per record (``key  value`` lines), built as one text: one print, not one a
+    line (rich's per-call cost was most of `chokehold status`)."""
+    out = Text()
+    if title:
+        out.append(f"{title}\n")
+    out.append("(too wide for this terminal: one record per block; use --format csv for a "
+               "table)\n", style="dim")
+    key_width = max(len(c) for c in columns)
+    for n, cell_row in enumerate(cells):
+        out.append(f"\n— {n + 1} —\n", style="bold")
+        for c, text in zip(columns, cell_row):
+            out.append(f"{c:<{key_width}}  {text}\n")
+    return out
+
+
 def print_table(columns: Sequence[str], rows: Sequence[dict], title: str | None = None,
                 console: Console | None = None) -> None:
     """A rich table whose numbers and dates never split; if it cannot fit the terminal, one
@@ -85,17 +102,7 @@ def print_table(columns: Sequence[str], rows: Sequence[dict], title: str | None 
               for i, h in enumerate(headers)]
     need = sum(w + 3 for w in widths) + 1
     if need > console.width and rows:
-        if title:
-            console.print(title, highlight=False, markup=False)
-        console.print("(too wide for this terminal: one record per block; use --format csv "
-                      "for a table)", style="dim", highlight=False)
-        key_width = max(len(c) for c in columns)
-        for n, cell_row in enumerate(cells):
-            console.print("")
-            console.print(f"— {n + 1} —", style="bold", highlight=False)
-            for c, text in zip(columns, cell_row):
-                console.print(f"{c:<{key_width}}  {text}", highlight=False, markup=False,
-                              overflow="fold")
+        console.print(_record_blocks(columns, cells, title), overflow="fold", end="")
         return
     table = Table(title=title, show_lines=False)
     cut = [i for i, col in enumerate(columns) if col in TRUNCATED and not atomic[i]]

@@ -46,9 +46,9 @@ test-browser: $(STAMP)
 	$(BIN)/python -m pytest -q tests/test_render_browser.py
 
 ## test-fast: everything but the tests marked slow (end-to-end renders, fault runs, the GeoPolRisk
-## oracle) or spark (a JVM per session); < 2 min
+## oracle) or spark (a JVM per session), on two pytest-xdist workers; < 2 min
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow and not spark"
+	$(BIN)/python -m pytest -q -n 2 -m "not slow and not spark"
 
 ## row-counts: rewrite tests/data/expected_row_counts.csv from a fresh offline build
 row-counts: $(STAMP)

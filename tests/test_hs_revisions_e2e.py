@@ -140,6 +140,7 @@ def test_trade_screen_default_and_revision_option(two_revisions: Path) -> None:
             partition_sum(two_revisions, revision, lines=(280530,)))
     assert figures["HS17"]["imports_usd"] == pytest.approx(114_691_200.0)
     assert figures["HS92"]["imports_usd"] != figures["HS17"]["imports_usd"]
-    bad = runner.invoke(app, ["-w", str(two_revisions), "render", "control-exposure",
-                              "--revision", "17"])
-    assert bad.exit_code == 2 and "--revision" in bad.output
+    for wrong in ("17", "HS99"):  # not a revision at all, or one HS never had
+        bad = runner.invoke(app, ["-w", str(two_revisions), "render", "control-exposure",
+                                  "--revision", wrong])
+        assert bad.exit_code == 2 and "--revision" in bad.output and "HS17" in bad.output

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from chokehold.cli._shared import settings_of
+from chokehold.commodities import HS_REVISIONS
 from chokehold.config import PROJECT_ROOT
 from chokehold.errors import ChokeholdError
 
@@ -58,9 +58,9 @@ def render(
     from chokehold.render.engine import Job, Renderer, Result
     from chokehold.render.params import split_assignments
 
-    if revision is not None and not re.fullmatch(r"HS\d\d", revision):
-        raise typer.BadParameter(f"{revision!r}: an HS revision such as HS92 or HS17",
-                                 param_hint="--revision")
+    if revision is not None and revision not in HS_REVISIONS:
+        raise typer.BadParameter(f"{revision!r} is not an HS revision; valid: "
+                                 f"{', '.join(HS_REVISIONS)}", param_hint="--revision")
     formats = [f.strip() for f in to.split(",") if f.strip()] if to else None
     console = Console(stderr=True)
     settings = settings_of(ctx)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from chokehold.analysis import read
 from chokehold.analysis.scenarios import store
 from chokehold.analysis.scenarios.exposure import exposure_matrix, modelled, resolve_for
 from chokehold.analysis.scenarios.model import run, sample, simulate, simulate_reference
@@ -79,7 +80,7 @@ def main() -> None:
     commodities = load_commodities(settings.commodities_file)
     registry = load_registry(settings.controls_dir, commodities)
     with open_warehouse(settings.warehouse, read_only=True) as con:
-        revision = store.trade_revision(con)
+        revision = read.trade_revision(con)
         lines = sorted({line for c in commodities.values() for line in c.lines(revision)})
         flows = store.load_flows(con, lines, IMPORTERS, revision)
         production = store.load_production(con)

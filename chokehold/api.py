@@ -243,6 +243,7 @@ class Warehouse:
         """The monthly shortfall, stock and price bands (P10/P50/P90) if ``control`` bites on
         ``importer``'s imports of ``commodity``; the summary, the resolved parameters and the
         tornado are in ``ck.describe(frame).extra``. Same model as `scenario run`."""
+        from chokehold.analysis import read
         from chokehold.analysis.scenarios import store
         from chokehold.analysis.scenarios.exposure import run_one
         from chokehold.analysis.scenarios.spec import load_scenario
@@ -254,8 +255,8 @@ class Warehouse:
         spec = load_scenario(self.settings.data_dir / "scenarios", scenario, sets or [])
         measure = require_measure(load_registry(self.settings.controls_dir, commodities), control)
         good = require_commodity(commodities, commodity)
-        iso3 = resolve_iso3(importer, store.known_countries(self.con))
-        revision = store.trade_revision(self.con, self.settings.hs_revision)
+        iso3 = resolve_iso3(importer, read.country_iso3s(self.con))
+        revision = read.trade_revision(self.con, self.settings.hs_revision)
         flows = store.load_flows(self.con, good.lines(revision), [iso3], revision)
         result = run_one(spec, measure, good, iso3, flows, store.load_production(self.con),
                          revision, draws=draws, seed=seed)

@@ -71,8 +71,7 @@ from chokehold.warehouse import (
     transaction,
     views,
 )
-from chokehold.warehouse.db import applied_migrations
-from chokehold.warehouse.migrations import all_migrations
+from chokehold.warehouse.db import schema_current
 from chokehold.warehouse.staging import (
     LockHolder,
     RefreshBusyError,
@@ -452,10 +451,9 @@ def _record_nothing_new(settings: Settings, names: list[str], fps: dict[str, str
     except duckdb.Error:
         return None
     with con:
-        if applied_migrations(con) != {m.id for m in all_migrations()} or not views.current(con):
+        if not schema_current(con):
             return None
-        latest = first_row(con, "SELECT vintage_id FROM published_vintages "
-                                "ORDER BY published_at DESC, vintage_id DESC LIMIT 1")
+        latest = _latest_vintage(con)
         if latest is None:
             return None
         now = _now()
@@ -464,10 +462,10 @@ def _record_nothing_new(settings: Settings, names: list[str], fps: dict[str, str
             con.execute("UPDATE revisions SET run_id = ? WHERE run_id IS NULL", [run["run_id"]])
             finished = _now()
             _record_run(con, {**run, "finished_at": finished, "status": "ok",
-                              "vintage_id": latest[0], "message": None}, outcomes)
+                              "vintage_id": latest, "message": None}, outcomes)
         con.execute("CHECKPOINT")
     lake.write_current(settings.warehouse)  # as after any publish (a crash may have left it behind)
-    return RefreshOutcome(run["run_id"], "ok", run["started_at"], finished, outcomes, latest[0],
+    return RefreshOutcome(run["run_id"], "ok", run["started_at"], finished, outcomes, latest,
                           False)
 
 
@@ -559,10 +557,15 @@ def _current_vintage(warehouse: Path) -> str | None:
         return None
     try:
         with duckdb.connect(str(warehouse), read_only=True) as con:
-            row = first_row(con, "SELECT vintage_id FROM published_vintages "
-                                 "ORDER BY published_at DESC, vintage_id DESC LIMIT 1")
+            return _latest_vintage(con)
     except duckdb.Error:
         return None
+
+
+def _latest_vintage(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The most recently published vintage's id (None before the first publish)."""
+    row = first_row(con, "SELECT vintage_id FROM published_vintages "
+                         "ORDER BY published_at DESC, vintage_id DESC LIMIT 1")
     return row[0] if row else None
 
 
@@ -577,9 +580,7 @@ def _publish(con: duckdb.DuckDBPyConnection, staging: Path, settings: Settings,
             con.execute("INSERT OR REPLACE INTO source_state VALUES (?, ?, ?, ?)",
                         [o.source, o.fingerprint, run_id, o.finished_at])
     con.execute("UPDATE revisions SET run_id = ? WHERE run_id IS NULL", [run_id])
-    latest = first_row(con, "SELECT vintage_id FROM published_vintages "
-                            "ORDER BY published_at DESC, vintage_id DESC LIMIT 1")
-    previous = latest[0] if latest else None
+    previous = _latest_vintage(con)
     stale = [o.source for o in outcomes if o.status == "failed"]
     snapshot = None
     if any(o.changed for o in outcomes) or previous is None:

@@ -17,6 +17,7 @@ from pptx import Presentation
 from pptx.enum.shapes import MSO_SHAPE_TYPE
 from pypdf import PdfReader
 
+from chokehold.analysis import read
 from chokehold.analysis.events import event_dates, event_study
 from chokehold.analysis.price_gap import price_gap
 from chokehold.analysis.scenarios import store
@@ -63,7 +64,7 @@ def scenario_jpn(built_warehouse: Path) -> dict:
     goods = load_commodities(Path("data/commodities.yaml").resolve())
     spec = load_scenario(Path("data/scenarios").resolve(), "base", [])
     with open_warehouse(built_warehouse, read_only=True) as con:
-        revision = store.trade_revision(con)
+        revision = read.trade_revision(con)
         flows = store.load_flows(con, goods["rare_earths"].lines(revision), ["JPN"], revision)
         production = store.load_production(con, goods)
         published = store.load_published_consumption(con)

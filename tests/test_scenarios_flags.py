@@ -16,6 +16,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
+from chokehold.analysis import read
 from chokehold.analysis.scenarios import asof, store
 from chokehold.analysis.scenarios.backtest import month_weights, years_for
 from chokehold.analysis.scenarios.exposure import exposure_matrix, modelled, resolve_case
@@ -136,7 +137,7 @@ def test_every_flag_is_documented_and_tested():
 def embedded(built_warehouse: Path):
     importers = ["JPN", "USA", "KOR", "DEU", "FRA", "GBR", "ITA", "IND", "TWN", "VNM"]
     with open_warehouse(built_warehouse, read_only=True) as con:
-        revision = store.trade_revision(con)
+        revision = read.trade_revision(con)
         lines = sorted({line for c in GOODS.values() for line in c.lines(revision)})
         frame = store.load_flows(con, lines, importers, revision)
         production = store.load_production(con, GOODS)

@@ -12,8 +12,6 @@ import duckdb
 import polars as pl
 
 from chokehold.analysis import read
-from chokehold.analysis.read import country_iso3s as known_countries  # noqa: F401 (store's API)
-from chokehold.analysis.read import last_baci_year, trade_revision  # noqa: F401 (store's API)
 from chokehold.analysis.scenarios import asof
 from chokehold.analysis.scenarios.asof import DataMode, mode_line
 from chokehold.analysis.scenarios.model import Result

@@ -62,7 +62,7 @@ def read_inputs(con: duckdb.DuckDBPyConnection, commodities: dict[str, Commodity
                 ) -> tuple[str, pl.DataFrame, pl.DataFrame, pl.DataFrame, tuple[str, ...]]:
     """Revision (``prefer``, the hs_revision setting, where loaded), flows, production
     (preferred source), published consumption, extra flags."""
-    revision = store.trade_revision(con, prefer)
+    revision = read.trade_revision(con, prefer)
     flows = store.load_flows(con, lines, importers, revision, cut)
     production = store.load_production(con, commodities, cut)
     published = store.load_published_consumption(con, cut)
@@ -116,9 +116,9 @@ def run_scenario(
     measure = require_measure(registry, control)
     good = require_commodity(commodities, commodity)
     with open_read(ctx) as con:
-        iso3 = resolve_iso3(importer, store.known_countries(con))
+        iso3 = resolve_iso3(importer, read.country_iso3s(con))
         revision, flows, production, published, extra = read_inputs(
-            con, commodities, good.lines(store.trade_revision(con, settings.hs_revision)), [iso3],
+            con, commodities, good.lines(read.trade_revision(con, settings.hs_revision)), [iso3],
             cut, settings.hs_revision)
     result = run_one(spec, measure, good, iso3, flows, production, revision, draws=draws,
                      seed=seed, published=published, extra_flags=extra)
@@ -190,10 +190,10 @@ def matrix(
                              "empty" + (f"; the first takes effect {in_force[0]}" if in_force
                                         else ""))
     with open_read(ctx) as con:
-        known = store.known_countries(con)
+        known = read.country_iso3s(con)
         iso3s = list(dict.fromkeys(resolve_iso3(c, known) for c in importers.split(",")
                                    if c.strip()))
-        revision = store.trade_revision(con, settings.hs_revision)
+        revision = read.trade_revision(con, settings.hs_revision)
         lines = sorted({line for c in commodities.values() for line in c.lines(revision)})
         revision, flows, production, published, extra = read_inputs(
             con, commodities, lines, iso3s, cut, settings.hs_revision)
@@ -240,8 +240,8 @@ def backtest_command(
                       key=lambda m: m.effective)  # type: ignore[arg-type,return-value]
     frames = []
     with open_read(ctx) as con:
-        revision = store.trade_revision(con, settings.hs_revision)
-        last_year = store.last_baci_year(con, revision)
+        revision = read.trade_revision(con, settings.hs_revision)
+        last_year = read.last_baci_year(con, revision)
         for m in measures:
             cut = store.DataCut(data_mode, m.effective)  # type: ignore[arg-type]
             chosen = {}

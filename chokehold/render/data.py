@@ -384,7 +384,7 @@ def _scenario_inputs(scenario: str, data_mode: str, as_of: date | None) -> tuple
 
     con = connection()
     cut = store.DataCut(data_mode, as_of)  # type: ignore[arg-type]
-    revision = store.trade_revision(con, settings().hs_revision)
+    revision = read.trade_revision(con, settings().hs_revision)
     _, later = store.baci_years(con, revision, cut)
     return (load_scenario(settings().scenarios_dir, scenario, []), revision,
             store.load_production(con, commodities(), cut),

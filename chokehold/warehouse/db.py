@@ -105,8 +105,7 @@ def open_warehouse(
             )
         path.parent.mkdir(parents=True, exist_ok=True)
     con = _connect(path, read_only=read_only)
-    known = {m.id for m in all_migrations()}
-    if read_only and (applied_migrations(con) != known or not views.current(con)):
+    if read_only and not schema_current(con):
         con.close()
         with _connect(path, read_only=False) as upgrade:
             migrate(upgrade, path)
@@ -118,6 +117,11 @@ def open_warehouse(
     if memory_limit:
         con.execute(f"SET memory_limit = '{memory_limit}'")
     return con
+
+
+def schema_current(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the warehouse has every migration of this code and its views (no upgrade due)."""
+    return applied_migrations(con) == {m.id for m in all_migrations()} and views.current(con)
 
 
 def read_query(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pl.DataFrame:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import polars as pl
 from pydantic import Field, field_validator
 
+from chokehold._lazy import polars as pl
 from chokehold.errors import UnknownValueError
 from chokehold.yamlfiles import Strict, load_yaml_mapping
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING
 
-import polars as pl
-
+from chokehold._lazy import polars as pl
 from chokehold.errors import UnknownValueError
 
 if TYPE_CHECKING:

@@ -12,7 +12,6 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-import polars as pl
 from pydantic import (
     Field,
     ValidationInfo,
@@ -20,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from chokehold._lazy import polars as pl
 from chokehold.commodities import Commodity
 from chokehold.errors import DataError, UnknownValueError
 from chokehold.yamlfiles import Strict, load_yaml_model

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import polars as pl
 
+from chokehold._lazy import polars as pl
 from chokehold.config import Settings, load_settings
 from chokehold.errors import ChokeholdError, UnknownValueError
 from chokehold.provenance import code_revision

@@ -7,11 +7,12 @@ from functools import cache
 from pathlib import Path
 
 import duckdb
-import polars as pl
 import yaml
 from pydantic import Field
 
+from chokehold._lazy import polars as pl
 from chokehold.errors import DataError
+from chokehold.pipelines._packaged import recorded_sha256
 from chokehold.yamlfiles import Strict
 
 
@@ -26,7 +27,8 @@ def sha256_file(path: Path) -> str:
 def files_fingerprint(*paths: Path, extra: str = "") -> str:
     """One checksum over the names and contents of input files (a source's ``fingerprint``).
 
-    Each file's checksum is cached per (path, size, mtime), so asking twice costs one stat.
+    Each file's checksum is cached per (path, size, mtime), so asking twice costs one stat; an
+    untouched file of the embedded data package is not read at all (its installer recorded it).
     """
     digest = hashlib.sha256(extra.encode())
     for path in paths:
@@ -38,7 +40,7 @@ def files_fingerprint(*paths: Path, extra: str = "") -> str:
 
 @cache
 def _cached_sha256(path: str, size: int, mtime_ns: int) -> str:
-    return sha256_file(Path(path))
+    return recorded_sha256(Path(path)) or sha256_file(Path(path))
 
 
 def read_sidecar(data_file: Path) -> dict:

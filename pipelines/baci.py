@@ -28,8 +28,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
-import polars as pl
 
+from chokehold._lazy import polars as pl
 from chokehold.config import Settings
 from chokehold.errors import DataError
 from chokehold.pipelines._common import FileOptions, code_map, files_fingerprint, sha256_file

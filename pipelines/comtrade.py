@@ -30,9 +30,9 @@ from datetime import UTC, datetime
 from typing import Literal
 
 import duckdb
-import polars as pl
 from pydantic import Field, field_validator
 
+from chokehold._lazy import polars as pl
 from chokehold.config import Settings
 from chokehold.countries import reference_countries
 from chokehold.errors import ChokeholdError, DataError, UnknownValueError, fail_where

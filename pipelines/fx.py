@@ -16,8 +16,8 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
-import polars as pl
 
+from chokehold._lazy import polars as pl
 from chokehold.config import Settings
 from chokehold.errors import DataError
 from chokehold.pipelines._common import (

@@ -22,9 +22,9 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-import polars as pl
 from pydantic import Field, field_validator, model_validator
 
+from chokehold._lazy import polars as pl
 from chokehold.errors import DataError, UnknownValueError
 from chokehold.pipelines.price_units import (
     PriceUnit,
@@ -274,13 +274,14 @@ def parse_price(cell: Any, thousands: str, decimal: str) -> tuple[float, float] 
 
 # ---- a whole file ---------------------------------------------------------------------------------
 
-OBSERVATION_SCHEMA = {
-    "series_id": pl.String, "commodity": pl.String, "market": pl.String, "date": pl.Date,
-    "low": pl.Float64, "high": pl.Float64, "value": pl.Float64, "original_value": pl.String,
-    "currency": pl.String, "unit": pl.String, "vat_included": pl.Boolean,
-    "frequency": pl.String, "grade": pl.String, "basis": pl.String, "published_unit": pl.String,
-    "scale": pl.Float64, "_source_row": pl.Int64,
+OBSERVATION_SCHEMA: dict[str, type] = {
+    "series_id": str, "commodity": str, "market": str, "date": date, "low": float, "high": float,
+    "value": float, "original_value": str, "currency": str, "unit": str, "vat_included": bool,
+    "frequency": str, "grade": str, "basis": str, "published_unit": str, "scale": float,
+    "_source_row": int,
 }
+"""Columns of a file's observations, as the Python types polars maps to String, Date, Float64,
+Boolean and Int64 (no polars dtype here: importing this module does not import polars)."""
 
 
 class _File:

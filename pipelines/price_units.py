@@ -15,10 +15,10 @@ from itertools import pairwise
 from pathlib import Path
 from typing import NamedTuple
 
-import polars as pl
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from chokehold._lazy import polars as pl
 from chokehold.config import PROJECT_ROOT
 from chokehold.errors import DataError, UnknownValueError
 from chokehold.yamlfiles import load_yaml_model

@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
-import polars as pl
 
+from chokehold._lazy import polars as pl
 from chokehold.commodities import load_commodities
 from chokehold.config import Settings
 from chokehold.errors import DataError

@@ -10,9 +10,9 @@ import sqlite3
 from importlib.metadata import version
 
 import duckdb
-import polars as pl
 import yaml
 
+from chokehold._lazy import polars as pl
 from chokehold.commodities import commodity_frames, load_commodities
 from chokehold.config import Settings
 from chokehold.countries import m49_codes, reference_countries

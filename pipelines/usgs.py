@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
-import polars as pl
 
+from chokehold._lazy import polars as pl
 from chokehold.config import Settings
 from chokehold.errors import ChokeholdError, DataError, fail_where
 from chokehold.pipelines._common import FileOptions, sha256_file

@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlite3
 
 import duckdb
-import polars as pl
 
+from chokehold._lazy import polars as pl
 from chokehold.config import Settings
 from chokehold.errors import DataError
 from chokehold.pipelines._common import code_map, files_fingerprint, sha256_file

@@ -14,8 +14,8 @@ import re
 import sqlite3
 
 import duckdb
-import polars as pl
 
+from chokehold._lazy import polars as pl
 from chokehold.config import Settings
 from chokehold.errors import DataError
 from chokehold.pipelines._common import files_fingerprint, sha256_file

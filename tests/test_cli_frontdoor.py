@@ -273,6 +273,39 @@ def test_tables_fit_80_columns_without_splitting_numbers(capsys, built_warehouse
     assert max(len(line) for line in wide.stdout.splitlines()) <= 80
 
 
+def test_empty_columns_are_named_not_drawn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A table leaves out columns with nothing in any row, saying which (JSON and CSV keep
+    them): a refresh log whose error column is empty fits where it would not."""
+    from rich.console import Console
+
+    from chokehold.cli._output import print_table
+
+    console = Console(width=80, record=True)
+    rows = [{"source": "world_mining_data", "status": "ok", "rows": 1200, "error": None,
+             "periods": ""}, {"source": "fx", "status": "ok", "rows": 3, "error": None,
+                              "periods": ""}]
+    print_table(list(rows[0]), rows, title="Refresh", console=console)
+    text = console.export_text()
+    assert "Refresh (empty here: error, periods)" in text
+    assert "error" not in text.replace("empty here: error", "")
+    assert "│ world_mining_data │ ok     │ 1,200 │" in text
+
+
+def test_refresh_with_nothing_new_says_so_in_one_line(capsys, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    register(monkeypatch)
+    folder = write_fx(tmp_path / "in", months(2024, 3))
+    warehouse = tmp_path / "warehouse.duckdb"
+    args = ("-w", str(warehouse), "refresh", "-s", "tinyfx", "--path", str(folder))
+    first = run_cli(capsys, *args)
+    assert first.exit_code == 0 and "tinyfx" in first.stdout and "inserted" in first.stdout
+    again = run_cli(capsys, *args)
+    assert again.exit_code == 0
+    assert again.stdout.count("\n") == 1
+    assert again.stdout.startswith("Refresh ") and again.stdout.rstrip().endswith(
+        "nothing new; inputs unchanged since the last load of tinyfx (--force runs them anyway)")
+
+
 # ---------------------------------------------------------------------------------------------
 # Exports: parquet and xlsx with units and sources
 

@@ -4,6 +4,11 @@ before. Speed is measured in benchmarks/bench_cli.py."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import duckdb
 import pytest
 from fakesources import data_state
@@ -52,4 +57,31 @@ def test_nothing_new_with_a_reader_holding_the_file_stages_as_before(tiny) -> No
         # the reader keeps the file it opened (the swap replaced the path, not its bytes)
         assert reader.execute("SELECT count(*) FROM refresh_runs").fetchall() == [(1,)]
     assert [o.status for o in again.sources] == ["skipped", "skipped"]
+    assert _runs(settings.warehouse)[-1] == ("ok", first.vintage_id, ["skipped", "skipped"])
+
+
+NOTHING_NEW_CLI = """
+import sys
+sys.path.insert(0, {tests!r})
+from fakesources import install
+install()
+from chokehold.cli import run
+code = run(["-w", {warehouse!r}, "refresh", "-s", "tinyfx", "-s", "tinyprices", "--path", {folder!r}])
+heavy = {{"polars", "pyarrow", "numpy", "pandas"}} & {{m.split(".")[0] for m in sys.modules}}
+print("HEAVY", code, sorted(heavy), file=sys.stderr)
+"""
+
+
+def test_nothing_new_through_the_cli_imports_no_frame_library(tiny, tmp_path: Path) -> None:
+    """Deciding that nothing is new and recording it needs no polars (0.2 s of the 1 s that
+    benchmarks/bench_cli.py allows): the refresh, vintage, lake and warehouse modules take it
+    from chokehold._lazy, as the sources do."""
+    settings, options, folder = tiny
+    first = refresh_warehouse(settings, SOURCES, options)
+    code = NOTHING_NEW_CLI.format(tests=str(Path(__file__).parent), folder=str(folder),
+                                  warehouse=str(settings.warehouse))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**os.environ, "CHOKEHOLD_CONFIG": str(tmp_path / "none.toml")},
+                            check=False)
+    assert "HEAVY 0 []" in result.stderr, result.stderr
     assert _runs(settings.warehouse)[-1] == ("ok", first.vintage_id, ["skipped", "skipped"])

@@ -172,3 +172,40 @@ def test_refresh_without_arguments_runs_every_planned_source(capsys, tmp_path: P
     assert usgs_rows == [(60_000.0,)] and customs_rows > 0
     assert logged[PER_SOURCE]["usgs"]["path"] == [str(usgs)]
     assert logged[PER_SOURCE]["japan_customs"]["path"] == [str(customs)]
+
+
+def _ast_imports(path: Path, package: str) -> frozenset[str]:
+    """The chokehold modules ``path`` imports, by ``ast`` (the oracle of ``plan._imports``)."""
+    import ast
+
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[:len(parts) - node.level + 1] + ([base] if base else []))
+            found |= {base, *(f"{base}.{a.name}" for a in node.names)}
+    return frozenset(m for m in found if m == "chokehold" or m.startswith("chokehold."))
+
+
+def test_import_scan_finds_what_ast_finds() -> None:
+    """The text scan of a module's imports finds every import ``ast`` finds in every module
+    of the project, and exactly those in the modules a source's fingerprint covers (it may
+    add a name from a string, as render/kernel.py's warm-up code, never drop one)."""
+    packages = {"chokehold": "chokehold", "pipelines": "chokehold.pipelines",
+                "analysis": "chokehold.analysis"}
+    covered = {p for name in SOURCES for p in plan.code_files(f"chokehold.pipelines.{name}")}
+    checked = 0
+    for folder, package in packages.items():
+        for path in sorted((PROJECT_ROOT / folder).rglob("*.py")):
+            # a module's package is its folder (an __init__.py's too)
+            here = ".".join([package, *path.relative_to(PROJECT_ROOT / folder).parent.parts])
+            ours, oracle = plan._imports(path, here), _ast_imports(path, here)
+            assert oracle <= ours, (path, oracle - ours)
+            if path in covered:
+                assert ours == oracle, (path, ours - oracle)
+            checked += 1
+    assert checked > 100 and len(covered) > 20

@@ -9,6 +9,8 @@ tests/test_cli_index.py fails when a module registers a command the index does n
 
 from __future__ import annotations
 
+import atexit
+import gc
 import importlib
 import os
 import sys
@@ -192,6 +194,9 @@ def _add_output_option(typer_app: typer.Typer) -> None:
 def main() -> None:
     """Console entry point: exits with the code `run` returns (returns normally on 0)."""
     code = run()
+    # The interpreter's last garbage collection, as it exits, walks every object the imports
+    # made (~0.1 s, a fifth of `chokehold status`); freezing them first skips that walk.
+    atexit.register(gc.freeze)
     if code:
         sys.exit(code)
 

@@ -94,6 +94,11 @@ def print_table(columns: Sequence[str], rows: Sequence[dict], title: str | None 
         console.print(f"{title + ': ' if title else ''}(no rows)", highlight=False, markup=False)
         return
     cells = [[human(row.get(c), c) for c in columns] for row in rows]
+    empty = [c for i, c in enumerate(columns) if not any(r[i] for r in cells)]
+    if empty and len(empty) < len(columns):  # nothing to read in them (JSON and CSV keep them)
+        kept = [i for i, c in enumerate(columns) if c not in empty]
+        columns, cells = [columns[i] for i in kept], [[r[i] for i in kept] for r in cells]
+        title = f"{title or ''} (empty here: {', '.join(empty)})".strip()
     atomic = [all(_atomic(row.get(c)) for row in rows) for c in columns]
     # The narrowest the table can be: atomic cells whole, text at 12, headers wrapped at spaces.
     headers = [c.replace("_", " ") for c in columns]

@@ -17,7 +17,14 @@ import typer
 from rich.console import Console
 
 from chokehold import vintages
-from chokehold.cli._shared import FORMAT_OPTION, OutputFormat, emit, open_read, settings_of
+from chokehold.cli._shared import (
+    FORMAT_OPTION,
+    OUTPUT_FILE,
+    OutputFormat,
+    emit,
+    open_read,
+    settings_of,
+)
 from chokehold.errors import ChokeholdError
 from chokehold.pipelines import OFFLINE_SOURCES, plan
 from chokehold.pipelines.refresh import EXIT_PARTIAL, refresh_warehouse
@@ -111,13 +118,17 @@ def refresh(
                                                 if p.declared},
                                 allow_partial=allow_partial, force=force,
                                 show_progress=sys.stderr.isatty())
+    title = (f"Refresh {outcome.run_id}: {outcome.status}, vintage {outcome.vintage_id}"
+             f"{' (new)' if outcome.published_vintage else ''}")
+    if all(o.status == "skipped" for o in outcome.sources) and OUTPUT_FILE.get() is None:
+        typer.echo(f"{title}: nothing new; inputs unchanged since the last load of "
+                   f"{', '.join(o.source for o in outcome.sources)} (--force runs them anyway)")
+        return
     emit([{"source": o.source, "status": o.status, "inserted": o.total("rows_inserted"),
            "updated": o.total("rows_updated"), "unchanged": o.total("rows_unchanged"),
            "deleted": o.total("rows_deleted"), "retries": o.stats.retries,
            "periods": o.stats.periods_received or "", "error": o.error or ""}
-          for o in outcome.sources], OutputFormat.table,
-         title=f"Refresh {outcome.run_id}: {outcome.status}, vintage {outcome.vintage_id}"
-               f"{' (new)' if outcome.published_vintage else ''}")
+          for o in outcome.sources], OutputFormat.table, title=title)
     console = Console(stderr=True)
     if outcome.stale_lock is not None:
         console.print(f"[yellow]cleared a stale lock of {outcome.stale_lock.describe()}[/]")

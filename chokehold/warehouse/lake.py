@@ -245,13 +245,33 @@ def write_current(warehouse: Path) -> Path | None:
     except duckdb.Error:
         return None
     with con:
-        if not con.execute("SELECT count(*) FROM duckdb_tables() "
-                           "WHERE table_name = 'lake_files'").fetchall()[0][0]:
+        if not _has_catalog(con):
             return None
         lake = root(con)
         document = current(con, datetime.now(UTC).replace(tzinfo=None))
     write_json_atomic(lake / CURRENT, document)
     return lake / CURRENT
+
+
+def repair_current(con: duckdb.DuckDBPyConnection) -> bool:
+    """Rewrite ``_current.json`` only where it does not list ``con``'s catalog (a crash between
+    a publish and its write leaves it one publish behind); whether it was rewritten."""
+    if not _has_catalog(con):
+        return False
+    path = root(con) / CURRENT
+    document = current(con, datetime.now(UTC).replace(tzinfo=None))
+    try:
+        if json.loads(path.read_text(encoding="utf-8")).get("tables") == document["tables"]:
+            return False
+    except (OSError, ValueError):
+        pass
+    write_json_atomic(path, document)
+    return True
+
+
+def _has_catalog(con: duckdb.DuckDBPyConnection) -> bool:
+    return bool(con.execute("SELECT count(*) FROM duckdb_tables() "
+                            "WHERE table_name = 'lake_files'").fetchall()[0][0])
 
 
 def referenced(manifests: Iterable[dict[str, Any]]) -> set[str]:

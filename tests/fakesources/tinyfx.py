@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
-import polars as pl
 
+from chokehold._lazy import polars as pl
 from chokehold.config import Settings
 from chokehold.pipelines._common import files_fingerprint, sha256_file
 from chokehold.warehouse import LoadResult, load_frame

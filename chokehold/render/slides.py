@@ -87,6 +87,33 @@ def slide_chunks(header: list[str], rows: list[list[str]],
     return chunks
 
 
+CAPTION_LINES = 2
+"""Lines a table caption may take: pandoc gives it a 0.55 in box under the table, at body size."""
+NOTES_POINTER = " … (full source in the speaker notes)"
+
+
+def slide_caption(title: str, source: str, width_pt: float = TABLE_BOX_PT[0] - 2 * 7.2,
+                  size_pt: float = BODY_PT) -> tuple[str, str | None]:
+    """A table's caption on a slide, and the speaker notes that carry what it leaves out.
+
+    The whole ``title. source`` when it fits :data:`CAPTION_LINES` lines; else the title and
+    the source without its parenthesised details (vintages, HS ranges), cut at a word to fit,
+    pointing to the notes, which hold the whole caption (source lines name every input and
+    vintage: up to 600 characters, which no caption box holds)."""
+    whole = f"{title}. {source}"
+    if wrapped_lines(whole, width_pt, size_pt) <= CAPTION_LINES:
+        return whole, None
+    brief = source
+    while (shorter := re.sub(r"\s*\([^()]*\)", "", brief)) != brief:
+        brief = shorter
+    words = brief.split()
+    while words and wrapped_lines(f"{title}. {' '.join(words)}{NOTES_POINTER}", width_pt,
+                                  size_pt) > CAPTION_LINES:
+        words.pop()
+    lead = " ".join(words).rstrip(" ,;:")
+    return f"{title}. {lead}{NOTES_POINTER}" if lead else f"{title}.{NOTES_POINTER}", whole
+
+
 def build_reference(target: Path, pandoc: str | None = None) -> Path:
     """Write the reports' PPTX reference document: pandoc's default with titles at
     :data:`TITLE_PT`, no body text above :data:`BODY_PT` and table (default) text at

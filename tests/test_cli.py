@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import duckdb
+
 from tests.helpers import run_cli
 
 
@@ -34,6 +36,9 @@ def test_status_lists_tables_and_latest_periods(capsys, built_warehouse: Path) -
     assert result.exit_code == 0, result.stderr
     rows = {r["table"]: r["rows"] for r in json.loads(result.stdout)}
     assert rows["trade_flows"] > 1_000_000 and rows["control_measures"] == 11
+    with duckdb.connect(str(built_warehouse), read_only=True) as con:  # lake tables: catalog
+        for table in ("baci_flows", "reported_flows", "trade_flows", "fx_rates"):
+            assert rows[table] == con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
 
 
 def test_summary_prints_china_share(capsys, built_warehouse: Path) -> None:

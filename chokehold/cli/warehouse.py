@@ -24,10 +24,14 @@ def status(ctx: typer.Context,
         latest = read_rows(con, "SELECT dataset, source, series AS detail, "
                                 f"CAST(latest AS VARCHAR) AS latest, rows FROM ({LATEST_PERIODS})")
         # A dataset the latest-period query counted is not scanned again (trade_flows is a view
-        # over the lake): its rows are the sum of its series'.
+        # over the lake): its rows are the sum of its series'. A lake table's rows are its
+        # catalog's (lake_files), which lists each partition file with its row count.
         counted: dict[str, int] = {}
         for row in latest:
             counted[row["dataset"]] = counted.get(row["dataset"], 0) + row["rows"]
+        lake_tables = [name for name, spec in table_specs().items() if spec.lake]
+        counted |= {name: 0 for name in lake_tables} | dict(con.execute(
+            "SELECT table_name, sum(rows) FROM lake_files GROUP BY ALL").fetchall())
         rest = [name for name in table_specs() if name not in counted]
         found = dict(con.execute(" UNION ALL ".join(
             f"SELECT '{name}', count(*) FROM {name}" for name in rest)).fetchall()) if rest else {}

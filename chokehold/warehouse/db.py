@@ -47,12 +47,10 @@ def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
 
 
 def applied_migrations(con: duckdb.DuckDBPyConnection) -> set[str]:
-    exists = first_row(
-        con, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
-    )[0]
-    if not exists:
+    try:
+        return {row[0] for row in con.execute("SELECT id FROM schema_migrations").fetchall()}
+    except duckdb.CatalogException:  # a new file: no migration applied yet
         return set()
-    return {row[0] for row in con.execute("SELECT id FROM schema_migrations").fetchall()}
 
 
 def migrate(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:

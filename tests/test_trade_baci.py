@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import zipfile
 from datetime import date
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 
 from chokehold.errors import DataError
 from chokehold.pipelines import baci
-from chokehold.warehouse import LoadResult, open_warehouse, read_query
+from chokehold.warehouse import LoadResult, lake, open_warehouse, read_query
 
 COUNTRIES = """country_code,country_name,country_iso2,country_iso3
 156,China,CN,CHN
@@ -154,6 +155,35 @@ def test_bad_rows_name_file_line_field_and_load_nothing(warehouse_copy: Path, tm
     assert text in str(err.value) and err.value.row == row and err.value.field == field
     assert "BACI_HS17_Y2023_V202501.csv" in str(err.value)
     assert baci_hs17(warehouse_copy).height == 0
+    with open_warehouse(warehouse_copy) as con:
+        written = list((lake.root(con) / "baci_flows").rglob("*HS17*/**/*.parquet"))
+    assert written == []  # nothing half-written: no partition, no temporary file
+
+
+def test_partition_digest_is_the_files_and_the_one_duckdbs_typed_read_gave(
+        warehouse_copy: Path, tmp_path: Path):
+    """The row digest (how a reload finds a year unchanged) is computed on the rows in memory:
+    it is the digest of the file written, and the one of DuckDB's typed read of the CSV (how
+    partitions were written before the pyarrow read), so older partitions still match."""
+    paths = write_release(tmp_path / "rel")
+    with open_warehouse(warehouse_copy) as con:
+        baci.refresh(con, None, path=paths)
+        root = lake.root(con)
+        entries = {e.keys["year"]: e for e in lake.catalog(con, "baci_flows")
+                   if e.keys["hs_revision"] == "HS17"}
+        for year, path in zip((2022, 2023), paths):
+            entry = entries[year]
+            typed = (f"SELECT {baci.LAKE_COLUMNS} FROM (SELECT j AS importer_code, "
+                     "i AS exporter_code, k AS hs6, v * 1000.0 AS value_usd, q AS qty "
+                     f"FROM read_csv('{path}', header = true, columns = {{'t': 'INTEGER', "
+                     "'i': 'USMALLINT', 'j': 'USMALLINT', 'k': 'UINTEGER', 'v': 'DOUBLE', "
+                     f"'q': 'DOUBLE'}}, nullstr = {list(baci.QTY_NULLS)}))")
+            assert lake.row_digest(con, typed) == (entry.rows, entry.digest)
+            assert lake.row_digest(con, lake.read_sql(root, entry.path)) == (
+                entry.rows, entry.digest)
+            assert entry.path.endswith(f"/{entry.sha256}.parquet")
+            assert hashlib.sha256((root / entry.path).read_bytes()).hexdigest() == entry.sha256
+    assert entries[2022].rows == 4 and entries[2023].rows == 2
 
 
 def test_lines_written_without_their_leading_zero_read_back_as_six_digits(

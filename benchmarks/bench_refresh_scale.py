@@ -41,20 +41,30 @@ CPU: dict[str, float] = {}
 DIFF = ["diff", "--from", "previous", "--to", "latest"]
 
 
+LAUNCHER = """
+import os, subprocess, sys, time
+start = time.perf_counter()
+proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(proc.pid, 0)
+print(os.waitstatus_to_exitcode(status), time.perf_counter() - start, usage.ru_maxrss,
+      usage.ru_utime + usage.ru_stime)
+"""
+"""Runs one command and reports its exit code, seconds, peak RSS (KB) and CPU seconds. Linux
+keeps a process's peak RSS across exec, and a child started from this (large) process starts
+from this process's: so the CLI is started from this small launcher, whose own children start
+from nothing."""
+
+
 def run(args: list[str], env: dict[str, str]) -> tuple[float, float]:
     """Run the CLI in a fresh process: (seconds, peak RSS in MB); its CPU seconds (user +
     system, which a busy shared machine inflates less than wall time) go to ``CPU[args]``."""
-    start = time.perf_counter()
-    proc = subprocess.Popen([*CLI, *args], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    err = proc.stderr.read().decode() if proc.stderr else ""
-    if proc.returncode != 0:
-        raise SystemExit(f"chokehold {' '.join(args)} failed ({proc.returncode}): {err}")
-    CPU[" ".join(args)] = usage.ru_utime + usage.ru_stime
-    return elapsed, usage.ru_maxrss / 1024
+    done = subprocess.run([sys.executable, "-c", LAUNCHER, *CLI, *args], env=env,
+                          capture_output=True, text=True, check=False)
+    code, elapsed, peak_kb, cpu = done.stdout.split()
+    if int(code) != 0:
+        raise SystemExit(f"chokehold {' '.join(args)} failed ({code}): {done.stderr}")
+    CPU[" ".join(args)] = float(cpu)
+    return float(elapsed), int(peak_kb) / 1024
 
 
 def year_files(rows: int, years: int) -> list[Path]:

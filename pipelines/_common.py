@@ -32,10 +32,15 @@ def files_fingerprint(*paths: Path, extra: str = "") -> str:
     """
     digest = hashlib.sha256(extra.encode())
     for path in paths:
-        stat = path.stat()
-        digest.update(f"{path.name}\0{_cached_sha256(str(path), stat.st_size, stat.st_mtime_ns)}\0"
-                      .encode())
+        digest.update(f"{path.name}\0{input_sha256(path)}\0".encode())
     return digest.hexdigest()
+
+
+def input_sha256(path: Path) -> str:
+    """An input file's SHA-256, hashed once per process while its size and mtime stay (a
+    refresh's fingerprint and the load's provenance ask for the same file's)."""
+    stat = path.stat()
+    return _cached_sha256(str(path), stat.st_size, stat.st_mtime_ns)
 
 
 @cache

@@ -134,6 +134,8 @@ def test_a_new_release_revises_values_and_moves_the_vintage(warehouse_copy: Path
     ("t,i,j,k,value,q\n2023,156,392,280530,1200,25\n", 1, "v", "expected columns"),
     ("t,i,j,k,v,q\n2023,156,392,280530,1200,25\n2023,156,392,280530,7,1\n", 2, "k",
      "appear twice"),
+    ("t,i,j,k,v,q\n2023,156,392,280530,1200,25\n2023,704,392,280530,7,1\n"
+     "2023,156,392,280530,9,2\n", 2, "k", "appear twice"),  # not in CEPII's order, apart
     ("t,i,j,k,v,q\n2023,156,392,280530,1200,25\n2022,704,392,280530,7,1\n", 3, "t",
      "year differs from the file name"),
     ("t,i,j,k,v,q\n2023,156,392,280530,1200,25\n2023,392,392,280530,7,1\n", 3, "i",

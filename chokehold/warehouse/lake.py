@@ -143,14 +143,16 @@ def read_sql(lake: Path, path: str | Path) -> str:
 
 
 def seal(con: duckdb.DuckDBPyConnection, lake: Path, table: str, part: str, tmp: Path,
-         release: str | None, counted: tuple[int, str] | None = None) -> PartFile:
+         release: str | None, counted: tuple[int, str] | None = None,
+         sha256: str | None = None) -> PartFile:
     """Name a checked temporary file by its SHA-256 (durably) and describe it; ``counted``
-    is its (rows, row digest) where the caller's checks already computed them."""
+    is its (rows, row digest) and ``sha256`` its (flushed) file's hash where the caller
+    already computed them."""
     rows, digest = counted or row_digest(con, read_sql(lake, tmp.relative_to(lake)))
     fsync_path(tmp)
-    from chokehold.pipelines._common import sha256_file  # (imports polars: only on writes)
+    from chokehold.pipelines._common import sha256_file
 
-    sha = sha256_file(tmp)
+    sha = sha256 or sha256_file(tmp)
     final = tmp.with_name(f"{sha}.parquet")
     os.replace(tmp, final)
     fsync_path(final.parent)

@@ -448,10 +448,11 @@ def diff_folders(old: Path, new: Path, tolerance: float, *,
     if parts is not None:
         _attach_views(con, old, "a", set())
         _attach_views(con, new, "b", set())
-        if _same_codes(con):
-            parts, counts, periods = _baci_shortcut(old_manifest, new_manifest, parts)
-        else:
-            parts = None
+        if not _same_codes(con):  # countries named anew (a release's own codes): the rows
+            #                        of every BACI partition both vintages have may read
+            #                        differently, so those are compared too
+            parts |= _baci_parts(old_manifest).keys() & _baci_parts(new_manifest).keys()
+        parts, counts, periods = _baci_shortcut(old_manifest, new_manifest, parts)
     _attach_views(con, old, "a", parts)
     _attach_views(con, new, "b", parts)
     present = {(r[0], r[1]) for r in con.execute(

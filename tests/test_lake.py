@@ -16,7 +16,7 @@ import pytest
 from conftest import copy_warehouse
 from fakesources import data_state, months, register, tiny_settings, write_fx
 from fakesources.killpoint import run_until
-from test_trade_baci import Y2023, write_release
+from test_trade_baci import COUNTRIES, Y2023, write_release
 from typer.testing import CliRunner
 
 from chokehold import vintages
@@ -361,3 +361,36 @@ def test_sigkill_while_partitions_are_written_or_the_catalog_commits(
     referenced = lake.referenced(vintages.available(settings))
     assert on_disk - {lake.CURRENT} == current | referenced
     assert not [p for p in on_disk if os.path.basename(p).startswith(lake.TMP_PREFIX)]
+
+
+def test_diff_after_new_country_codes_compares_the_shared_partitions(
+        lakehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A release that names a country anew changes the rows of every BACI partition both
+    vintages have, so those are compared; its own new year is still counted from the
+    manifests (its rows are all new whatever the codes say)."""
+    settings, _, _ = lakehouse
+    second = refresh_warehouse(settings, ["baci"], {"path": write_release(tmp_path / "rel")})
+    folder = tmp_path / "new"
+    folder.mkdir()
+    (folder / "country_codes_V202601.csv").write_text(
+        COUNTRIES.replace("704,Viet Nam,VN,VNM", "704,Viet Nam,VN,VNX"))
+    (folder / "BACI_HS17_Y2021_V202601.csv").write_text(
+        "t,i,j,k,v,q\n2021,156,392,280530,900,18\n2021,156,842,280530,40,1\n")
+    third = refresh_warehouse(settings, ["baci"], {"path": [folder / "BACI_HS17_Y2021_V202601.csv"]})
+    attached: list[set[str] | None] = []
+    attach = vintages._attach_views
+    monkeypatch.setattr(vintages, "_attach_views", lambda con, folder, schema, parts=None: (
+        attached.append(parts), attach(con, folder, schema, parts)))
+    diff = vintages.diff_folders(settings.vintages_dir / second.vintage_id,
+                                 settings.vintages_dir / third.vintage_id, 0.001)
+    compared = attached[2]
+    assert attached[3] == compared and "baci_flows/hs_revision=HS17/year=2021" not in compared
+    assert {"baci_flows/hs_revision=HS17/year=2022", "baci_flows/hs_revision=HS92/year=2010"} \
+        <= compared
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:  # (none in 2021)
+        renamed = con.execute("SELECT count(*) FROM baci_flows WHERE 704 IN (importer_code, "
+                              "exporter_code)").fetchall()[0][0]
+    trade = diff.tables.filter(pl.col("table") == "trade_flows").row(0, named=True)
+    assert renamed >= 2  # the release's own 2022 and 2023 rows, and the embedded HS92 years'
+
+    assert trade["added"] == 2 + renamed and trade["removed"] == renamed  # VNM rows now VNX

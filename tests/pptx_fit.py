@@ -13,11 +13,17 @@ from pathlib import Path
 from pptx import Presentation
 from pptx.enum.shapes import PP_PLACEHOLDER
 
-from chokehold.render.slides import EMU_PER_PT, LINE_EM, row_height_pt, wrapped_lines
+from chokehold.render.slides import (
+    EMU_PER_PT,
+    LINE_EM,
+    TEXT_INSET_X_PT,
+    row_height_pt,
+    wrapped_lines,
+)
 
 NS = {"a": "http://schemas.openxmlformats.org/drawingml/2006/main",
       "p": "http://schemas.openxmlformats.org/presentationml/2006/main"}
-INSET_X_PT, INSET_Y_PT = 7.2, 3.6
+INSET_X_PT, INSET_Y_PT = TEXT_INSET_X_PT, 3.6
 """A text box's default insets (0.1 in left and right, 0.05 in top and bottom)."""
 TITLES = {PP_PLACEHOLDER.TITLE, PP_PLACEHOLDER.CENTER_TITLE}
 

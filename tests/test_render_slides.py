@@ -23,6 +23,7 @@ from chokehold.render.engine import REPORTS_DIR, Job, Renderer
 from chokehold.render.slides import (
     BODY_PT,
     CAPTION_LINES,
+    CAPTION_WIDTH_PT,
     EMU_PER_PT,
     NOTES_POINTER,
     TABLE_BOX_PT,
@@ -72,7 +73,7 @@ def test_table_captions_fit_their_box_and_the_notes_hold_the_rest(decks) -> None
             for fit in measure(path):
                 if fit.slide != number or fit.kind != "text" or ". " not in fit.text:
                     continue
-                lines = wrapped_lines(fit.text, TABLE_BOX_PT[0] - 2 * 7.2, BODY_PT)
+                lines = wrapped_lines(fit.text, CAPTION_WIDTH_PT, BODY_PT)
                 assert lines <= CAPTION_LINES, (name, number, fit.text)
                 if fit.text.endswith(NOTES_POINTER.strip(" …")):
                     cut += 1
@@ -141,7 +142,7 @@ def test_a_long_source_is_cut_on_slides_and_kept_whole_in_the_notes() -> None:
     assert notes == f"Two rows. {source}" and caption.endswith(NOTES_POINTER)
     assert caption.startswith("Two rows. Source: CEPII, BACI - international trade")
     assert "(" not in caption.removesuffix(NOTES_POINTER)  # details go, words stay whole
-    assert wrapped_lines(caption, TABLE_BOX_PT[0] - 2 * 7.2, BODY_PT) <= CAPTION_LINES
+    assert wrapped_lines(caption, CAPTION_WIDTH_PT, BODY_PT) <= CAPTION_LINES
     assert f"::: {{#{table.anchor()}-1}}" in visible and f"{table.anchor()}}}" not in visible
     assert f"\n{caption}\n:::\n\n::: notes\n{notes}\n:::" in visible
     assert slide_caption("Two rows", "Source: Test") == ("Two rows. Source: Test", None)

@@ -87,12 +87,16 @@ def slide_chunks(header: list[str], rows: list[list[str]],
     return chunks
 
 
+TEXT_INSET_X_PT = 7.2
+"""A text box's default left and right inset (0.1 in)."""
+CAPTION_WIDTH_PT = TABLE_BOX_PT[0] - 2 * TEXT_INSET_X_PT
+"""Room for a caption's text under a full-width table."""
 CAPTION_LINES = 2
 """Lines a table caption may take: pandoc gives it a 0.55 in box under the table, at body size."""
 NOTES_POINTER = " … (full source in the speaker notes)"
 
 
-def slide_caption(title: str, source: str, width_pt: float = TABLE_BOX_PT[0] - 2 * 7.2,
+def slide_caption(title: str, source: str, width_pt: float = CAPTION_WIDTH_PT,
                   size_pt: float = BODY_PT) -> tuple[str, str | None]:
     """A table's caption on a slide, and the speaker notes that carry what it leaves out.
 

@@ -258,28 +258,30 @@ def write_current(warehouse: Path) -> Path | None:
     except duckdb.Error:
         return None
     with con:
-        if not _has_catalog(con):
-            return None
-        lake = root(con)
-        document = current(con, datetime.now(UTC).replace(tzinfo=None))
-    write_json_atomic(lake / CURRENT, document)
-    return lake / CURRENT
+        return _write_current(con, unless_listed=False)
 
 
 def repair_current(con: duckdb.DuckDBPyConnection) -> bool:
     """Rewrite ``_current.json`` only where it does not list ``con``'s catalog (a crash between
     a publish and its write leaves it one publish behind); whether it was rewritten."""
+    return _write_current(con, unless_listed=True) is not None
+
+
+def _write_current(con: duckdb.DuckDBPyConnection, *, unless_listed: bool) -> Path | None:
+    """``_current.json`` from ``con``'s catalog, its path; None when the warehouse has no
+    catalog or (``unless_listed``) the file already lists these files."""
     if not _has_catalog(con):
-        return False
+        return None
     path = root(con) / CURRENT
     document = current(con, datetime.now(UTC).replace(tzinfo=None))
-    try:
-        if json.loads(path.read_text(encoding="utf-8")).get("tables") == document["tables"]:
-            return False
-    except (OSError, ValueError):
-        pass
+    if unless_listed:
+        try:
+            if json.loads(path.read_text(encoding="utf-8")).get("tables") == document["tables"]:
+                return None
+        except (OSError, ValueError):
+            pass
     write_json_atomic(path, document)
-    return True
+    return path
 
 
 def _has_catalog(con: duckdb.DuckDBPyConnection) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -50,6 +51,38 @@ class UnknownValueError(ChokeholdError):
 
 class WarehouseError(ChokeholdError):
     """The warehouse file is missing, corrupt, or of a schema this code cannot use."""
+
+
+NO_SPACE_TEXTS = ("No space left on device", "os error 28")
+"""How a full disk reads in the errors of libraries that do not raise OSError (DuckDB's
+IOException and FatalException, polars' ComputeError, pyarrow's ArrowIOError)."""
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` (or an exception it was raised from) is a write to a full disk."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:
+            return True
+        if any(text in str(seen) for text in NO_SPACE_TEXTS):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+class DiskFullError(ChokeholdError):
+    """A write failed because its disk is full (exit code 4: free space and run again)."""
+
+    exit_code = 4
+
+    def __init__(self, doing: str, exc: BaseException) -> None:
+        super().__init__(f"no space left on device while {doing} ({_first_line(exc)}); free "
+                         "space on that disk and run again")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 def fail_where(frame: pl.DataFrame, condition: pl.Expr | pl.Series, *, source: str | Path,

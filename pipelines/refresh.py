@@ -44,7 +44,13 @@ from rich.progress import Progress
 
 from chokehold import vintages
 from chokehold.config import Settings
-from chokehold.errors import ChokeholdError, DataError
+from chokehold.errors import (
+    NO_SPACE_TEXTS,
+    ChokeholdError,
+    DataError,
+    DiskFullError,
+    is_disk_full,
+)
 from chokehold.pipelines import OFFLINE_SOURCES, source_module
 from chokehold.pipelines._interrupt import (
     Interrupted,
@@ -355,15 +361,24 @@ def _record_run(con: duckdb.DuckDBPyConnection, run: dict[str, Any],
     _insert(con, "refresh_run_sources", [o.record(run["run_id"]) for o in outcomes])
 
 
-def _record_failed_run(warehouse: Path, run: dict[str, Any], outcomes: list[SourceOutcome]
-                       ) -> None:
+def _record_failed_run(warehouse: Path, run: dict[str, Any], outcomes: list[SourceOutcome],
+                       log: logging.Logger) -> bool:
     """Add a failed run's record to the live warehouse (by a small swap: data unchanged; a
-    first run that fails leaves an empty warehouse holding just that record)."""
-    with staged_copy(warehouse) as staging:
-        with open_warehouse(staging, create=True) as con:
-            _record_run(con, run, outcomes)
-            con.execute("CHECKPOINT")
-        publish(staging, warehouse)
+    first run that fails leaves an empty warehouse holding just that record). On a full disk
+    the record is logged instead, and the live warehouse stays as it was: False."""
+    try:
+        with staged_copy(warehouse) as staging:
+            with open_warehouse(staging, create=True) as con:
+                _record_run(con, run, outcomes)
+                con.execute("CHECKPOINT")
+            publish(staging, warehouse)
+    except Exception as exc:
+        if not is_disk_full(exc):
+            raise
+        log.error("the disk is full: run %s (%s) is recorded in this log only", run["run_id"],
+                  run["status"])
+        return False
+    return True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -423,7 +438,7 @@ def _record_interrupted(settings: Settings, names: list[str], options: dict[str,
         "sources": names, "options": redact(json.dumps(options, default=str, sort_keys=True)),
         "vintage_id": _current_vintage(settings.warehouse),
         "code_revision": vintages.code_revision(), "host": socket.gethostname(),
-        "pid": os.getpid(), "message": f"interrupted by {name}; nothing published"}, [])
+        "pid": os.getpid(), "message": f"interrupted by {name}; nothing published"}, [], log)
 
 
 def _locked_refresh(settings: Settings, names: list[str], options: dict[str, Any], run_id: str,
@@ -457,16 +472,37 @@ def _locked_refresh(settings: Settings, names: list[str], options: dict[str, Any
             excluded[rebuild.outcome.source] = rebuild.outcome
             log.warning("source %s failed after committing %d loads; rebuilding staging "
                         "without it", rebuild.outcome.source, rebuild.outcome.committed_loads)
+        except Exception as exc:
+            if not is_disk_full(exc):
+                raise
+            outcome = RefreshOutcome(run_id, "failed", started, _now(), [],
+                                     _current_vintage(settings.warehouse), False,
+                                     str(DiskFullError("publishing the refresh", exc)))
     outcome.stale_lock = stale
     if outcome.status == "failed":
-        _record_failed_run(settings.warehouse, {**run, **_run_end(outcome)}, outcome.sources)
+        _remove_leftovers_of(settings, run_id, log)
+        recorded = _record_failed_run(settings.warehouse, {**run, **_run_end(outcome)},
+                                      outcome.sources, log)
         log.error("refresh failed: %s", outcome.message)
+        hint = ("; free space on that disk and run again" if outcome.message and any(
+            text in outcome.message for text in NO_SPACE_TEXTS) and "free space" not in
+            outcome.message else "")
         raise RefreshFailedError(
-            f"refresh {run_id} failed, nothing published: {outcome.message}",
+            f"refresh {run_id} failed, nothing published: {outcome.message}{hint}"
+            + ("" if recorded else " (the run is recorded in its log only)"),
             bad_input=any(o.bad_input for o in outcome.sources))
     log.info("refresh %s: vintage %s%s", outcome.status, outcome.vintage_id,
              " (new)" if outcome.published_vintage else " (unchanged)")
     return outcome
+
+
+def _remove_leftovers_of(settings: Settings, run_id: str, log: logging.Logger) -> None:
+    """Delete what a failed run wrote outside its staging (lake partitions, an unfinished
+    vintage) at once, rather than at the next refresh: on a full disk that space is needed."""
+    removed = [*vintages.remove_incomplete(settings),
+               *remove_lake_orphans(settings, live_state(settings.warehouse))]
+    if removed:
+        log.info("removed %d files written by failed run %s", len(removed), run_id)
 
 
 def _record_nothing_new(settings: Settings, names: list[str], fps: dict[str, str | None],
@@ -609,7 +645,13 @@ def _publish(con: duckdb.DuckDBPyConnection, staging: Path, settings: Settings,
     if snapshot is not None:
         vintages.finalize(snapshot)
     publish(staging, settings.warehouse)
-    lake.write_current(settings.warehouse)
+    try:
+        lake.write_current(settings.warehouse)
+    except OSError as exc:  # published already: the next refresh rewrites it
+        if not is_disk_full(exc):
+            raise
+        log.warning("published, but the disk is full: %s/_current.json is one publish behind",
+                    settings.lake_root)
     for vintage_id_pruned in pruned:
         shutil.rmtree(settings.vintages_dir / vintage_id_pruned, ignore_errors=True)
         log.info("retention: removed vintage %s", vintage_id_pruned)

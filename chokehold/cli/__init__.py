@@ -23,7 +23,7 @@ import typer.core
 import typer.main
 
 from chokehold.cli._coerce import lighten
-from chokehold.errors import ChokeholdError
+from chokehold.errors import ChokeholdError, DiskFullError, is_disk_full
 
 COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module of chokehold.cli that registers it, its one-line help in `chokehold --help`)
@@ -207,12 +207,7 @@ def run(args: list[str] | None = None) -> int:
     try:
         result = app(args=args, prog_name="chokehold", standalone_mode=False)
     except ChokeholdError as exc:
-        from rich.console import Console
-        from rich.markup import escape
-
-        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False,
-                                   soft_wrap=True)
-        return exc.exit_code
+        return _print_error(exc)
     except typer.TyperException as exc:  # typer bundles its own click: usage errors land here
         if type(exc).__name__ != "NoArgsIsHelpError":  # (its help is printed already)
             from typer import rich_utils
@@ -224,4 +219,17 @@ def run(args: list[str] | None = None) -> int:
 
         Console(stderr=True).print("interrupted", highlight=False)
         return 130
+    except Exception as exc:  # a full disk is the machine's state, not a bug: one line, exit 4
+        if not is_disk_full(exc):
+            raise
+        return _print_error(DiskFullError("writing the output", exc))
     return result if isinstance(result, int) else 0
+
+
+def _print_error(exc: ChokeholdError) -> int:
+    from rich.console import Console
+    from rich.markup import escape
+
+    Console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False,
+                               soft_wrap=True)
+    return exc.exit_code

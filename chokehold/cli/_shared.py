@@ -9,6 +9,7 @@ import functools
 import inspect
 import io
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, redirect_stdout
@@ -135,21 +136,34 @@ def emit(data: pl.DataFrame | Sequence[dict], fmt: OutputFormat, title: str | No
             raise ChokeholdError(f"--output {target}: folder {target.parent} does not exist")
     rows = records(data)
     columns = list(data.columns) if _is_frame(data) else (list(rows[0]) if rows else [])
-    if fmt is OutputFormat.parquet:
-        import polars as pl
-
-        frame = data if _is_frame(data) else pl.DataFrame(list(data))
-        _output.write_parquet(frame, target, title)
-    elif fmt is OutputFormat.xlsx:
-        _output.write_xlsx(columns, rows, target, title)
-    elif target is not None:
-        with open(target, "w", encoding="utf-8") as out, redirect_stdout(out):
-            _print(rows, columns, fmt, title)
-    else:
+    if target is None:
         _print(rows, columns, fmt, title)
         return
+    with _replaced_whole(target) as partial:
+        if fmt is OutputFormat.parquet:
+            import polars as pl
+
+            frame = data if _is_frame(data) else pl.DataFrame(list(data))
+            _output.write_parquet(frame, partial, title)
+        elif fmt is OutputFormat.xlsx:
+            _output.write_xlsx(columns, rows, partial, title)
+        else:
+            with open(partial, "w", encoding="utf-8") as out, redirect_stdout(out):
+                _print(rows, columns, fmt, title)
     Console(stderr=True).print(f"wrote {len(rows)} rows to {target}", highlight=False,
                                soft_wrap=True, markup=False)
+
+
+@contextmanager
+def _replaced_whole(target: Path) -> Iterator[Path]:
+    """A temporary file beside ``target`` that replaces it once written: a failed write (a
+    full disk, Ctrl-C) leaves the old file, or none, never part of one."""
+    partial = target.with_name(f".{target.stem}.partial-{os.getpid()}{target.suffix}")
+    try:
+        yield partial
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def _print(rows: list[dict], columns: list[str], fmt: OutputFormat, title: str | None) -> None:

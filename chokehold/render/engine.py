@@ -120,9 +120,9 @@ def publish(files: dict[Path, Path]) -> list[Path]:
             handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial",
                                             dir=target.parent)
             os.close(handle)
+            staged.append((Path(temp), target))  # before the copy, which a full disk can stop
             shutil.copyfile(source, temp)
             os.chmod(temp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs are ordinary files
-            staged.append((Path(temp), target))
         for temp, target in staged:
             os.replace(temp, target)
     finally:

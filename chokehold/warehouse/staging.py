@@ -171,6 +171,15 @@ def checkpoint_live(warehouse: Path) -> None:
             "close other writers and retry") from exc
 
 
+def _copy_reader(warehouse: Path) -> duckdb.DuckDBPyConnection:
+    checkpoint_live(warehouse)
+    try:
+        return duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.Error as exc:
+        raise WarehouseError(f"cannot read {warehouse} to stage a refresh ({exc}); is "
+                             "another process writing to it?") from exc
+
+
 @contextmanager
 def staged_copy(warehouse: Path) -> Iterator[Path]:
     """A private copy of the warehouse to load into (a new path if none exists yet).
@@ -180,17 +189,12 @@ def staged_copy(warehouse: Path) -> Iterator[Path]:
     warehouse = Path(warehouse)
     remove_staging(warehouse)
     staging = staging_path(warehouse)
-    if warehouse.exists():
-        checkpoint_live(warehouse)
-        # Holding a read-only connection keeps other writers out while the bytes are copied.
-        try:
-            reader = duckdb.connect(str(warehouse), read_only=True)
-        except duckdb.Error as exc:
-            raise WarehouseError(f"cannot read {warehouse} to stage a refresh ({exc}); is "
-                                 "another process writing to it?") from exc
-        with reader:
-            shutil.copyfile(warehouse, staging)
+    reader = _copy_reader(warehouse) if warehouse.exists() else None
     try:
+        if reader is not None:
+            # Holding a read-only connection keeps other writers out while the bytes are copied.
+            with reader:
+                shutil.copyfile(warehouse, staging)  # (a full disk leaves part of a copy)
         yield staging
     except BaseException:
         remove_staging(warehouse)

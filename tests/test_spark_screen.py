@@ -319,13 +319,14 @@ def test_cli_engine_spark(spark, lake: tuple[Path, dict], loaded: Path, tmp_path
     names = tmp_path / "country_codes_V209901.csv"
     names.write_text("country_code,country_name,country_iso2,country_iso3\n" + "".join(
         f'{code},"{iso3} name",,{iso3}\n' for code, iso3 in CODES.items()))
-    out = tmp_path / "result"
+    out, listing = tmp_path / "result", tmp_path / "top.json"
     done = run_cli(capsys, "-w", str(loaded), "trade", "screen", "--engine", "spark",
-                   "--years", "2031-2032", "--input", str(lake[0]), "--output", str(out),
+                   "--years", "2031-2032", "--input", str(lake[0]), "--result", str(out),
                    "--countries", f"file://{names}",
-                   "--top", "3", "--format", "json")
+                   "--top", "3", "--format", "json", "--output", str(listing))
     assert done.exit_code == 0, done.stderr
-    rows = json.loads(done.stdout)
+    assert done.stdout == "" and f"wrote 3 rows to {listing}" in done.stderr
+    rows = json.loads(listing.read_text())
     want = oracle.sort(["imports_usd", "importer_iso3", "hs_code", "year", "hs_revision"],
                        descending=[True, False, False, False, False]).head(3)
     assert [(r["year"], r["hs_revision"], r["importer_iso3"], r["hs_code"]) for r in rows] \
@@ -478,7 +479,7 @@ def test_spark_connect_equals_the_duckdb_path(connect_server: ConnectServer,
     url = connect_server.url()
     out = tmp_path / "screen"
     done = _chokehold("-w", str(loaded), "trade", "screen", "--engine", "spark", "--remote", url,
-                      "--years", "2031-2032", "--input", str(lake[0]), "--output", str(out),
+                      "--years", "2031-2032", "--input", str(lake[0]), "--result", str(out),
                       "--top", "5", "--format", "json")
     assert done.returncode == 0, done.stderr
     with open_warehouse(loaded, read_only=True) as con:
@@ -502,15 +503,15 @@ def test_spark_connect_equals_the_duckdb_path(connect_server: ConnectServer,
 def test_remote_nobody_listens_on(lake: tuple[Path, dict], loaded: Path, tmp_path: Path,
                                   capsys: pytest.CaptureFixture[str]):
     """A --remote where no server listens: one line, exit 4, at once (the Connect client alone
-    would retry for ten minutes), nothing under --output; a URL that is not sc://: exit 2."""
+    would retry for ten minutes), nothing under --result; a URL that is not sc://: exit 2."""
     from tests.helpers import run_cli
 
     out = tmp_path / "out"
     url = f"sc://127.0.0.1:{_free_port()}"
-    for command, result in (("screen", "--output"), ("shares", "--result")):
+    for command in ("screen", "shares"):
         done = run_cli(capsys, "-w", str(loaded), "trade", command, "--engine", "spark",
                        "--remote", url, "--years", "2031", "--input", str(lake[0]),
-                       result, str(out))
+                       "--result", str(out))
         assert done.exit_code == 4, done.stderr
         assert done.stderr.strip().count("\n") == 0
         assert f"no Spark Connect server at {url}" in done.stderr

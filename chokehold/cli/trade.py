@@ -85,7 +85,8 @@ ENGINE = typer.Option(help="duckdb (the warehouse) or spark (the lake's Parquet 
 MASTER = typer.Option(help="Spark: start a session, e.g. 'local[2]'.")
 REMOTE = typer.Option(help="Spark Connect URL, sc://HOST:15002.")
 LAKE = typer.Option("--input", help="Spark: the lake URI.")
-SPARK_OUTPUT = typer.Option(help="Spark: write all rows as Parquet here.")
+SPARK_RESULT = typer.Option(help="Spark: write all rows as Parquet here (any URI; --output "
+                           "stays the listing's file).")
 COUNTRIES = typer.Option(help="Spark: BACI country_codes CSV for names (default: the "
                          "warehouse's).")
 
@@ -106,9 +107,7 @@ def shares(
     master: Annotated[str | None, MASTER] = None,
     remote: Annotated[str | None, REMOTE] = None,
     lake: Annotated[str | None, LAKE] = None,
-    result: Annotated[str | None, typer.Option(
-        help="Spark: write all rows as Parquet here (any URI; --output stays the listing's "
-        "file).")] = None,
+    result: Annotated[str | None, SPARK_RESULT] = None,
     countries: Annotated[str | None, COUNTRIES] = None,
 ) -> None:
     """Each partner's share of an importer's imports of a commodity group, with the HHI. With
@@ -188,7 +187,7 @@ def screen(
     master: Annotated[str | None, MASTER] = None,
     remote: Annotated[str | None, REMOTE] = None,
     lake: Annotated[str | None, LAKE] = None,
-    output: Annotated[str | None, SPARK_OUTPUT] = None,
+    result: Annotated[str | None, SPARK_RESULT] = None,
     countries: Annotated[str | None, COUNTRIES] = None,
 ) -> None:
     """Every importer x HS6 line of a year: HHI, top supplier, EC SWD(2021) 352 flags
@@ -202,7 +201,7 @@ def screen(
             raise ChokeholdError(f"--engine spark screens the lake's BACI files, not {source}")
 
         table = spark.screen(settings_of(ctx), spark.parse_years(years or str(year or "")),
-                             master=master, remote=remote, lake=lake, output=output,
+                             master=master, remote=remote, lake=lake, output=result,
                              countries=countries, hs_revision=revision, top=top, importer=importer,
                              dependent_only=dependent_only)
         emit(table if fmt is not OutputFormat.table else table.select(

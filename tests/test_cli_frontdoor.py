@@ -352,6 +352,35 @@ def test_listings_export_parquet_and_xlsx_with_units(capsys, built_warehouse: Pa
     assert missing.exit_code == 2 and "add --output FILE" in missing.stderr
 
 
+def test_every_listing_takes_output_file(capsys, built_warehouse: Path, tmp_path: Path) -> None:
+    """--output FILE means the listing's file on every command with --format (trade screen's
+    once meant Spark's folder and was dropped without --engine spark)."""
+    from typer.main import get_command
+
+    from chokehold.cli import app
+    from chokehold.cli._shared import OUTPUT_OPTION
+
+    def commands(group, path: str = "") -> dict:  # (typer bundles its own click: duck types)
+        if not hasattr(group, "list_commands"):
+            return {path: group}
+        ctx = type(group).context_class(group)
+        return {k: v for name in group.list_commands(ctx)
+                for k, v in commands(group.get_command(ctx, name), f"{path} {name}".strip()
+                                     ).items()}
+
+    listings = {name: cmd for name, cmd in commands(get_command(app)).items()
+                if any(p.name == "fmt" for p in cmd.params)}
+    assert {"trade screen", "trade shares", "controls list", "status"} <= set(listings)
+    for name, cmd in listings.items():
+        output = next(p for p in cmd.params if p.name == "output")
+        assert "--output" in output.opts and output.help == OUTPUT_OPTION.help, name
+    target = tmp_path / "screen.csv"
+    done = run_cli(capsys, "-w", str(built_warehouse), "trade", "screen", "--year", "2022",
+                   "--top", "5", "--format", "csv", "--output", str(target))
+    assert done.exit_code == 0 and done.stdout == "", done.stderr
+    assert len(target.read_text().splitlines()) == 6 and not list(tmp_path.glob(".*partial*"))
+
+
 def test_network_failure_exits_4(capsys, warehouse_copy: Path,
                                  monkeypatch: pytest.MonkeyPatch) -> None:
     import socket

@@ -100,6 +100,8 @@ def generate(rows: int) -> None:
     con.close()
 
 
-def bench(name: str, ours: float, base: float, peak_mb: float) -> None:
+def bench(name: str, ours: float, base: float, peak_mb: float, **extra: float) -> None:
+    """One BENCH line; ``extra`` adds ``key=value`` fields (seconds, two decimals)."""
+    fields = "".join(f" {key}={value:.2f}" for key, value in extra.items())
     print(f"BENCH {name} chokehold_s={ours:.2f} baseline_s={base:.2f} ratio={base / ours:.2f} "
-          f"peak_mb={peak_mb:.0f}", flush=True)
+          f"peak_mb={peak_mb:.0f}{fields}", flush=True)

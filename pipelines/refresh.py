@@ -449,10 +449,7 @@ def _locked_refresh(settings: Settings, names: list[str], options: dict[str, Any
         log.warning("cleared a stale refresh lock left by %s (%s)", stale.describe(),
                     "still running?" if stale.alive else "no longer running")
     live = live_state(settings.warehouse)
-    leftovers = [*remove_staging(settings.warehouse), *vintages.remove_incomplete(settings),
-                 *vintages.remove_orphans(settings, live.published_ids),
-                 *remove_lake_orphans(settings, live)]
-    for leftover in leftovers:
+    for leftover in _remove_leftovers(settings, live):
         log.warning("removed %s left by an interrupted refresh", leftover)
     fps = fingerprints(names, settings, options)
     todo = [n for n in names if force or fps[n] is None or live.fingerprints.get(n) != fps[n]]
@@ -480,15 +477,16 @@ def _locked_refresh(settings: Settings, names: list[str], options: dict[str, Any
                                      str(DiskFullError("publishing the refresh", exc)))
     outcome.stale_lock = stale
     if outcome.status == "failed":
-        _remove_leftovers_of(settings, run_id, log)
+        # what the run wrote beside its staging goes now, not at the next refresh: on a full
+        # disk that space is needed (for the run's own record, first)
+        for leftover in _remove_leftovers(settings, live_state(settings.warehouse)):
+            log.info("removed %s, written by the failed run", leftover)
         recorded = _record_failed_run(settings.warehouse, {**run, **_run_end(outcome)},
                                       outcome.sources, log)
         log.error("refresh failed: %s", outcome.message)
-        hint = ("; free space on that disk and run again" if outcome.message and any(
-            text in outcome.message for text in NO_SPACE_TEXTS) and "free space" not in
-            outcome.message else "")
         raise RefreshFailedError(
-            f"refresh {run_id} failed, nothing published: {outcome.message}{hint}"
+            f"refresh {run_id} failed, nothing published: {outcome.message}"
+            + _disk_full_hint(outcome.message)
             + ("" if recorded else " (the run is recorded in its log only)"),
             bad_input=any(o.bad_input for o in outcome.sources))
     log.info("refresh %s: vintage %s%s", outcome.status, outcome.vintage_id,
@@ -496,13 +494,20 @@ def _locked_refresh(settings: Settings, names: list[str], options: dict[str, Any
     return outcome
 
 
-def _remove_leftovers_of(settings: Settings, run_id: str, log: logging.Logger) -> None:
-    """Delete what a failed run wrote outside its staging (lake partitions, an unfinished
-    vintage) at once, rather than at the next refresh: on a full disk that space is needed."""
-    removed = [*vintages.remove_incomplete(settings),
-               *remove_lake_orphans(settings, live_state(settings.warehouse))]
-    if removed:
-        log.info("removed %d files written by failed run %s", len(removed), run_id)
+def _remove_leftovers(settings: Settings, live: LiveState) -> list[Path]:
+    """Delete what no published state references: a staging copy, unfinished or unpublished
+    vintages, lake files of neither (a crashed or failed refresh's); call under the lock."""
+    return [*remove_staging(settings.warehouse), *vintages.remove_incomplete(settings),
+            *vintages.remove_orphans(settings, live.published_ids),
+            *remove_lake_orphans(settings, live)]
+
+
+def _disk_full_hint(message: str | None) -> str:
+    """What to do, for a source's error that is a full disk's (a DiskFullError says it)."""
+    if not message or not any(text in message for text in NO_SPACE_TEXTS) \
+            or "free space" in message:
+        return ""
+    return "; free space on that disk and run again"
 
 
 def _record_nothing_new(settings: Settings, names: list[str], fps: dict[str, str | None],

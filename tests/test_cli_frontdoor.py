@@ -379,6 +379,12 @@ def test_every_listing_takes_output_file(capsys, built_warehouse: Path, tmp_path
                    "--top", "5", "--format", "csv", "--output", str(target))
     assert done.exit_code == 0 and done.stdout == "", done.stderr
     assert len(target.read_text().splitlines()) == 6 and not list(tmp_path.glob(".*partial*"))
+    for bad, says in ((tmp_path, "is a folder: give a file name in it"),
+                      (tmp_path / "missing" / "x.csv", "does not exist")):
+        refused = run_cli(capsys, "-w", str(built_warehouse), "trade", "screen", "--year",
+                          "2022", "--format", "csv", "--output", str(bad))
+        assert refused.exit_code == 2 and says in refused.stderr, refused.stderr
+        assert refused.stderr.strip().count("\n") == 0
 
 
 def test_network_failure_exits_4(capsys, warehouse_copy: Path,

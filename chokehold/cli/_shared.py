@@ -129,11 +129,10 @@ def emit(data: pl.DataFrame | Sequence[dict], fmt: OutputFormat, title: str | No
     from chokehold.cli import _output
 
     target = OUTPUT_FILE.get()
-    if fmt in (OutputFormat.parquet, OutputFormat.xlsx):
-        if target is None:
-            raise ChokeholdError(f"--format {fmt.value} writes a file: add --output FILE")
-        if not target.parent.is_dir():
-            raise ChokeholdError(f"--output {target}: folder {target.parent} does not exist")
+    if target is None and fmt in (OutputFormat.parquet, OutputFormat.xlsx):
+        raise ChokeholdError(f"--format {fmt.value} writes a file: add --output FILE")
+    if target is not None:
+        _check_output(target)
     rows = records(data)
     columns = list(data.columns) if _is_frame(data) else (list(rows[0]) if rows else [])
     if target is None:
@@ -152,6 +151,16 @@ def emit(data: pl.DataFrame | Sequence[dict], fmt: OutputFormat, title: str | No
                 _print(rows, columns, fmt, title)
     Console(stderr=True).print(f"wrote {len(rows)} rows to {target}", highlight=False,
                                soft_wrap=True, markup=False)
+
+
+def _check_output(target: Path) -> None:
+    """Refuse, in one line, an --output that cannot be a file, before anything is written."""
+    if target.is_dir():
+        raise ChokeholdError(f"--output {target} is a folder: give a file name in it")
+    if not target.parent.is_dir():
+        raise ChokeholdError(f"--output {target}: folder {target.parent} does not exist")
+    if not os.access(target.parent, os.W_OK):
+        raise ChokeholdError(f"--output {target}: folder {target.parent} is not writable")
 
 
 @contextmanager

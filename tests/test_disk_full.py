@@ -126,3 +126,39 @@ def test_an_output_file_on_a_full_disk_is_left_whole(capsys, small_disk,
     assert_one_line_disk_full(result.stderr)
     assert target.read_text() == "the previous export\n"
     assert files_under(disk) == {"screen.csv", "filler"}
+
+
+def test_output_to_a_device_or_a_pipe_is_written_not_replaced(capsys, built_warehouse: Path,
+                                                              tmp_path: Path) -> None:
+    """/dev/full (a disk that is always full) and a named pipe: written in place, never
+    swapped for a regular file (as root, a rename over /dev/full replaced the device)."""
+    import stat
+    import threading
+
+    w = ["-w", str(built_warehouse)]
+    full = Path("/dev/full")
+    if not full.exists():
+        pytest.skip("no /dev/full on this system")
+    result = run_cli(capsys, *w, "status", "--format", "csv", "--output", str(full))
+    assert result.exit_code == 4, result.stderr
+    assert_one_line_disk_full(result.stderr)
+    assert stat.S_ISCHR(full.stat().st_mode)
+
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    received: list[str] = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_text()))
+    reader.start()
+    done = run_cli(capsys, *w, "status", "--format", "csv", "--output", str(pipe))
+    reader.join(timeout=30)
+    assert done.exit_code == 0, done.stderr
+    assert received and received[0].startswith("section,table,rows\n")
+    assert stat.S_ISFIFO(pipe.stat().st_mode) and [p.name for p in tmp_path.iterdir()] == ["pipe"]
+
+
+def test_output_that_cannot_be_written_is_one_line(capsys, built_warehouse: Path) -> None:
+    result = run_cli(capsys, "-w", str(built_warehouse), "status", "--format", "json",
+                     "--output", "/proc/chokehold-status.json")
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
+    assert "--output /proc/chokehold-status.json: cannot write it" in result.stderr

@@ -23,7 +23,7 @@ import duckdb
 import typer
 from rich.console import Console
 
-from chokehold.errors import ChokeholdError
+from chokehold.errors import ChokeholdError, is_disk_full
 from chokehold.warehouse import open_warehouse
 from chokehold.warehouse.staging import RefreshLock, lock_path
 
@@ -166,13 +166,31 @@ def _check_output(target: Path) -> None:
 @contextmanager
 def _replaced_whole(target: Path) -> Iterator[Path]:
     """A temporary file beside ``target`` that replaces it once written: a failed write (a
-    full disk, Ctrl-C) leaves the old file, or none, never part of one."""
+    full disk, Ctrl-C) leaves the old file, or none, never part of one. A target that is not
+    a file (``/dev/stdout``, a pipe) is written as it is: it cannot be replaced."""
+    if target.exists() and not target.is_file():
+        with _writing(target):
+            yield target
+        return
     partial = target.with_name(f".{target.stem}.partial-{os.getpid()}{target.suffix}")
     try:
-        yield partial
-        os.replace(partial, target)
+        with _writing(target):
+            yield partial
+            os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
+
+
+@contextmanager
+def _writing(target: Path) -> Iterator[None]:
+    """An OSError while writing --output as one line (exit 2); a full disk stays exit 4."""
+    try:
+        yield
+    except OSError as exc:
+        if is_disk_full(exc):
+            raise
+        raise ChokeholdError(f"--output {target}: cannot write it ({exc.strerror or exc})"
+                             ) from exc
 
 
 def _print(rows: list[dict], columns: list[str], fmt: OutputFormat, title: str | None) -> None:

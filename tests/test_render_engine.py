@@ -253,3 +253,25 @@ def test_quarto_engine_refused_when_quarto_is_missing(built_warehouse, tmp_path,
 def test_unknown_format_is_refused(configured) -> None:
     with pytest.raises(UnknownValueError, match="unknown format 'docx'"):
         prepare(Job("briefing", formats=["docx"]))
+
+
+@pytest.mark.slow  # two batches through the CLI, a kernel each
+def test_render_exit_codes_partial_failed_and_a_file_for_out(capsys, built_warehouse: Path,
+                                                             scratch: Path) -> None:
+    """A batch with some documents failed exits 3 (the rest rendered), with none rendered 4;
+    an --out that is a file is refused before any kernel starts (2)."""
+    from tests.helpers import run_cli
+
+    reports = scratch / "reports"
+    out = scratch / "out"
+    w = ["-w", str(built_warehouse)]
+    for names, code in ((("fails.qmd", "good.qmd"), 3), (("fails.qmd",), 4)):
+        matrix = scratch / f"matrix-{code}.yaml"
+        matrix.write_text("as_of: '2025-12-01'\ndocuments:\n" + "".join(
+            f"  - report: {reports / name}\n    formats: [html]\n" for name in names))
+        done = run_cli(capsys, *w, "render", "--all", "--matrix", str(matrix), "--out", str(out))
+        assert done.exit_code == code, done.stderr
+        assert f"{len(names) - (code == 3)} of {len(names)} documents failed" in done.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["good.html"]
+    refused = run_cli(capsys, *w, "render", "briefing", "--out", str(out / "good.html"))
+    assert refused.exit_code == 2 and "is a file: give a folder" in refused.stderr

@@ -19,9 +19,12 @@ DEFAULT_OUT = REPORTS_DIR / "_output"
 
 
 class BatchFailed(ChokeholdError):
-    """Some documents of a batch failed (the others were rendered)."""
+    """Documents failed: exit 3 when the others were rendered (as a partial refresh), 4 when
+    none was."""
 
-    exit_code = 1
+    def __init__(self, failed: int, of: int) -> None:
+        super().__init__(f"{failed} of {of} documents failed")
+        self.exit_code = 3 if failed < of else 4
 
 
 def render(
@@ -34,7 +37,8 @@ def render(
     to: Annotated[str | None, typer.Option(
         "--to", help="Formats, comma-separated: html, pdf, revealjs, pptx (default: the "
         "document's own).")] = None,
-    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = DEFAULT_OUT,
+    out: Annotated[Path, typer.Option("--out", help="Output folder (made if missing).")
+                   ] = DEFAULT_OUT,
     engine: Annotated[str, typer.Option(
         "--engine", help="auto (Quarto when installed), builtin or quarto.")] = "auto",
     all_: Annotated[bool, typer.Option(
@@ -61,6 +65,8 @@ def render(
     if revision is not None and revision not in HS_REVISIONS:
         raise typer.BadParameter(f"{revision!r} is not an HS revision; valid: "
                                  f"{', '.join(HS_REVISIONS)}", param_hint="--revision")
+    if out.exists() and not out.is_dir():
+        raise ChokeholdError(f"--out {out} is a file: give a folder (made if missing)")
     formats = [f.strip() for f in to.split(",") if f.strip()] if to else None
     console = Console(stderr=True)
     settings = settings_of(ctx)
@@ -91,7 +97,7 @@ def render(
         for result in failed:
             console.print(f"[bold red]failed:[/] {result.name}: {result.error}", highlight=False,
                           soft_wrap=True)
-        raise BatchFailed(f"{len(failed)} of {len(results)} documents failed")
+        raise BatchFailed(len(failed), len(results))
 
 
 def register(app: typer.Typer) -> None:

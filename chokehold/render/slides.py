@@ -35,6 +35,9 @@ TABLE_PT = 11
 TABLE_BOX_PT = (8_229_600 / EMU_PER_PT, 2_882_900 / EMU_PER_PT)
 """Width and height of the box pandoc gives a table on a 16:9 "Title and Content" slide (its
 caption goes below, in the slide's last 0.55 in)."""
+SIDE_TABLE_BOX_PT = (5_105_400 / EMU_PER_PT, 3_873_500 / EMU_PER_PT)
+"""The same on a "Content with Caption" slide, where text comes before the table on its slide:
+the text on the left, the table (and its caption, below it) on the right."""
 
 
 def wrapped_lines(text: str, width_pt: float, size_pt: float) -> int:
@@ -89,8 +92,9 @@ def slide_chunks(header: list[str], rows: list[list[str]],
 
 TEXT_INSET_X_PT = 7.2
 """A text box's default left and right inset (0.1 in)."""
-CAPTION_WIDTH_PT = TABLE_BOX_PT[0] - 2 * TEXT_INSET_X_PT
-"""Room for a caption's text under a full-width table."""
+CAPTION_WIDTH_PT = SIDE_TABLE_BOX_PT[0] - 2 * TEXT_INSET_X_PT
+"""Room for a caption's text under a table beside text, the narrower of pandoc's two table
+boxes: a caption is written before pandoc picks the slide's layout, so it must fit both."""
 CAPTION_LINES = 2
 """Lines a table caption may take: pandoc gives it a 0.55 in box under the table, at body size."""
 NOTES_POINTER = " … (full source in the speaker notes)"

@@ -1,8 +1,8 @@
 """A full disk (CI once ran out of space mid-refresh and printed DuckDB's traceback): one line,
 exit 4, nothing half-written, nothing published lost, and the space a failed run took given back.
 
-The disk is real: a small tmpfs, mounted for the test. Mounting needs root (CI and these machines
-run as root); elsewhere the tests skip, saying so.
+The disk is real: a small tmpfs, mounted for the test (mounting needs root, as CI and these
+machines run; elsewhere those tests skip, saying so), or /dev/full, the device that is always full.
 """
 
 from __future__ import annotations

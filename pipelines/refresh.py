@@ -44,13 +44,7 @@ from rich.progress import Progress
 
 from chokehold import vintages
 from chokehold.config import Settings
-from chokehold.errors import (
-    NO_SPACE_TEXTS,
-    ChokeholdError,
-    DataError,
-    DiskFullError,
-    is_disk_full,
-)
+from chokehold.errors import ChokeholdError, DataError, DiskFullError, is_disk_full
 from chokehold.pipelines import OFFLINE_SOURCES, source_module
 from chokehold.pipelines._interrupt import (
     Interrupted,
@@ -323,7 +317,9 @@ def run_source(con: duckdb.DuckDBPyConnection, settings: Settings, name: str,
             results = source_module(name).refresh(con, settings, **options_of(name, options))
             error = None
         except Exception as exc:  # noqa: BLE001 (any failure of a source is reported, not raised)
-            results, error = [], redact(f"{type(exc).__name__}: {exc}")
+            error = redact(str(DiskFullError("loading it", exc)) if is_disk_full(exc)
+                           else f"{type(exc).__name__}: {exc}")
+            results = []
             bad_input = isinstance(exc, DataError)
     outcome = SourceOutcome(name, "failed" if error else "ok", fingerprint, started, _now(),
                             results, stats, error, _load_count(con) - loads_before, bad_input)
@@ -486,7 +482,6 @@ def _locked_refresh(settings: Settings, names: list[str], options: dict[str, Any
         log.error("refresh failed: %s", outcome.message)
         raise RefreshFailedError(
             f"refresh {run_id} failed, nothing published: {outcome.message}"
-            + _disk_full_hint(outcome.message)
             + ("" if recorded else " (the run is recorded in its log only)"),
             bad_input=any(o.bad_input for o in outcome.sources))
     log.info("refresh %s: vintage %s%s", outcome.status, outcome.vintage_id,
@@ -500,14 +495,6 @@ def _remove_leftovers(settings: Settings, live: LiveState) -> list[Path]:
     return [*remove_staging(settings.warehouse), *vintages.remove_incomplete(settings),
             *vintages.remove_orphans(settings, live.published_ids),
             *remove_lake_orphans(settings, live)]
-
-
-def _disk_full_hint(message: str | None) -> str:
-    """What to do, for a source's error that is a full disk's (a DiskFullError says it)."""
-    if not message or not any(text in message for text in NO_SPACE_TEXTS) \
-            or "free space" in message:
-        return ""
-    return "; free space on that disk and run again"
 
 
 def _record_nothing_new(settings: Settings, names: list[str], fps: dict[str, str | None],

@@ -154,13 +154,12 @@ def emit(data: pl.DataFrame | Sequence[dict], fmt: OutputFormat, title: str | No
 
 
 def _check_output(target: Path) -> None:
-    """Refuse, in one line, an --output that cannot be a file, before anything is written."""
+    """Refuse, in one line, an --output that cannot be a file, before anything is written
+    (any other failure to write it is ``_writing``'s)."""
     if target.is_dir():
         raise ChokeholdError(f"--output {target} is a folder: give a file name in it")
     if not target.parent.is_dir():
         raise ChokeholdError(f"--output {target}: folder {target.parent} does not exist")
-    if not os.access(target.parent, os.W_OK):
-        raise ChokeholdError(f"--output {target}: folder {target.parent} is not writable")
 
 
 @contextmanager
